@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* daxkmemd: options, configuration, and the actions they select. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "topology.h"
+
+#ifndef DKM_VERSION
+#define DKM_VERSION "unknown"
+#endif
+
+struct options {
+	const char *config;
+	bool config_given;
+	const char *sysfs_root;
+	bool print_topology;
+	bool json;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: daxkmemd [OPTIONS]\n"
+		"Broker of memory on KMEM DAX (persistent memory or CXL) NUMA nodes.\n"
+		"\n"
+		"  --print-topology     print the node map and the per-kind placement table, exit\n"
+		"  --json               with --print-topology: print JSON (see daxkmemd(8))\n"
+		"  --sysfs-root DIR     read sysfs below DIR instead of /sys\n"
+		"  --config FILE        configuration file (default " DKM_DEFAULT_CONFIG ")\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        show the version\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_PRINT = 256, OPT_JSON, OPT_SYSFS, OPT_CONFIG };
+	static const struct option longopts[] = {
+		{ "print-topology", no_argument, NULL, OPT_PRINT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->config = DKM_DEFAULT_CONFIG;
+	o->sysfs_root = "/sys";
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PRINT:
+			o->print_topology = true;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_SYSFS:
+			o->sysfs_root = optarg;
+			break;
+		case OPT_CONFIG:
+			o->config = optarg;
+			o->config_given = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		case 'V':
+			printf("daxkmemd %s\n", DKM_VERSION);
+			exit(EXIT_SUCCESS);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "daxkmemd: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->json && !o->print_topology) {
+		fprintf(stderr, "daxkmemd: --json goes with --print-topology\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int print_topology(const struct options *o, const struct dkm_config *cfg)
+{
+	struct dkm_topology *t = NULL;
+	struct dkm_placement_table *p = NULL;
+	char err[512];
+	int r;
+
+	r = dkm_topology_read(o->sysfs_root, cfg->kmem_nodes_set ? &cfg->kmem_nodes : NULL, &t,
+			      err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "daxkmemd: %s\n", err[0] ? err : strerror(-r));
+		return r;
+	}
+	r = dkm_placement_compute(t, &p);
+	if (r == 0) {
+		if (o->json)
+			r = dkm_topology_print_json(stdout, t, p);
+		else
+			dkm_topology_print(stdout, t, p);
+	}
+	if (r < 0)
+		fprintf(stderr, "daxkmemd: %s\n", strerror(-r));
+	if (fflush(stdout) != 0 && r == 0) {
+		r = -errno;
+		fprintf(stderr, "daxkmemd: writing the map: %s\n", strerror(errno));
+	}
+	dkm_placement_table_free(p);
+	dkm_topology_free(t);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct dkm_config cfg;
+	char err[512];
+	int r;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	dkm_config_init(&cfg);
+	r = dkm_config_load(&cfg, o.config, o.config_given, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "daxkmemd: %s\n", err);
+		dkm_config_free(&cfg);
+		return 1;
+	}
+	if (o.print_topology) {
+		r = print_topology(&o, &cfg);
+	} else {
+		fprintf(stderr, "daxkmemd: no action given; this build can only --print-topology "
+				"(the broker comes with protocol v1)\n");
+		r = -EINVAL;
+	}
+	dkm_config_free(&cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "topology.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/format.h"
+#include "util/sysfs.h"
+
+#define NODE_DIR "devices/system/node"
+#define MEMORY_DIR "devices/system/memory"
+#define TIER_DIR "devices/virtual/memory_tiering"
+#define DAX_DIR "bus/dax/devices"
+
+/* ======================================================================
+ * Problems
+ * ====================================================================== */
+
+DKM_PRINTF(2, 3)
+static void problem(struct dkm_topology *t, const char *fmt, ...)
+{
+	char **p, *s;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return; /* out of memory: the figure is still marked unknown */
+	p = realloc(t->problems, (t->nproblems + 1) * sizeof(*p));
+	if (!p) {
+		free(s);
+		return;
+	}
+	t->problems = p;
+	t->problems[t->nproblems++] = s;
+}
+
+static int is_dir(const char *root, const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (dkm_sysfs_path(path, sizeof(path), root, "%s", rel) < 0)
+		return 0;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Names in root/dir matching prefix + digits (+ optional ".digits"), sorted naturally. */
+static int list_numbered(const char *root, const char *dir, const char *prefix, char ***ret,
+			 unsigned *ret_n)
+{
+	char path[PATH_MAX];
+	struct dirent **ents;
+	char **names;
+	size_t plen = strlen(prefix);
+	int n, k = 0, r;
+
+	r = dkm_sysfs_path(path, sizeof(path), root, "%s", dir);
+	if (r < 0)
+		return r;
+	n = scandir(path, &ents, NULL, versionsort);
+	if (n < 0)
+		return -errno;
+	names = calloc((size_t)n + 1, sizeof(*names));
+	if (!names) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *s = ents[i]->d_name;
+
+		if (strncmp(s, prefix, plen) || !isdigit((unsigned char)s[plen]))
+			continue;
+		s += plen;
+		while (isdigit((unsigned char)*s) || *s == '.')
+			s++;
+		if (*s)
+			continue;
+		names[k] = strdup(ents[i]->d_name);
+		if (!names[k]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		k++;
+	}
+	*ret = names;
+	*ret_n = (unsigned)k;
+	names = NULL;
+	r = 0;
+out:
+	if (names) {
+		for (int i = 0; i < k; i++)
+			free(names[i]);
+		free(names);
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return r;
+}
+
+static void free_names(char **names, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* ======================================================================
+ * Nodes
+ * ====================================================================== */
+
+static int read_online(struct dkm_topology *t)
+{
+	char *s = NULL;
+	char **names;
+	unsigned n;
+	int r;
+
+	r = dkm_sysfs_read_alloc(t->root, &s, NODE_DIR "/online");
+	if (r == 0) {
+		r = dkm_bitmap_parse_list(&t->online, s);
+		if (r == -ENOMEM) {
+			free(s);
+			return r;
+		}
+		if (r < 0)
+			problem(t, "%s/online: cannot parse \"%.40s\": %s; using the node directories",
+				NODE_DIR, s, strerror(-r));
+		free(s);
+		if (r == 0)
+			return 0;
+	} else {
+		problem(t, "%s/online: %s; using the node directories", NODE_DIR, strerror(-r));
+	}
+	/* Fall back to the directories that exist. */
+	r = list_numbered(t->root, NODE_DIR, "node", &names, &n);
+	if (r < 0)
+		return r == -ENOMEM ? r : -ENOENT;
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		int id;
+
+		if (dkm_parse_int(names[i] + 4, &id) == 0 && id >= 0)
+			r = dkm_bitmap_set(&t->online, (unsigned)id);
+	}
+	free_names(names, n);
+	return r;
+}
+
+/* Parse "Node N MemTotal:   123 kB" lines for MemTotal and MemFree. */
+static void read_meminfo(struct dkm_topology *t, struct dkm_node *node)
+{
+	char *s = NULL, *line, *save = NULL;
+	bool total = false, free_ok = false;
+	int r;
+
+	r = dkm_sysfs_read_alloc(t->root, &s, NODE_DIR "/node%d/meminfo", node->id);
+	if (r < 0) {
+		problem(t, "node %d: %s/node%d/meminfo: %s", node->id, NODE_DIR, node->id,
+			strerror(-r));
+		return;
+	}
+	for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char key[64];
+		unsigned long long kb;
+		int id, used;
+
+		if (sscanf(line, "Node %d %63[^:]: %llu kB%n", &id, key, &kb, &used) != 3 ||
+		    id != node->id)
+			continue;
+		if (kb > UINT64_MAX / 1024)
+			continue;
+		if (!strcmp(key, "MemTotal")) {
+			node->mem_total = (uint64_t)kb * 1024;
+			total = true;
+		} else if (!strcmp(key, "MemFree")) {
+			node->mem_free = (uint64_t)kb * 1024;
+			free_ok = true;
+		}
+	}
+	if (!total || !free_ok)
+		problem(t, "node %d: %s/node%d/meminfo: no valid %s line", node->id, NODE_DIR,
+			node->id, !total ? "MemTotal" : "MemFree");
+	if (total && free_ok && node->mem_free > node->mem_total) {
+		problem(t, "node %d: meminfo says MemFree %" PRIu64 " > MemTotal %" PRIu64,
+			node->id, node->mem_free, node->mem_total);
+		node->mem_free = node->mem_total = DKM_UNKNOWN_U64;
+	}
+	free(s);
+}
+
+/* The distance row lists one figure per online node, in ascending id order. */
+static void read_distance(struct dkm_topology *t, struct dkm_node *node)
+{
+	unsigned want = dkm_bitmap_count(&t->online), got = 0;
+	char *s = NULL, *p, *end;
+	int *row, id;
+
+	row = node->distance;
+	if (dkm_sysfs_read_alloc(t->root, &s, NODE_DIR "/node%d/distance", node->id) < 0) {
+		problem(t, "node %d: %s/node%d/distance: cannot read it", node->id, NODE_DIR,
+			node->id);
+		return;
+	}
+	p = s;
+	id = dkm_bitmap_next(&t->online, 0);
+	for (;;) {
+		long v;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (end == p || errno || (*end && !isspace((unsigned char)*end)) || v < 1 ||
+		    v > 255) {
+			problem(t, "node %d: %s/node%d/distance: bad row \"%.60s\"", node->id,
+				NODE_DIR, node->id, s);
+			goto bad;
+		}
+		if (id >= 0) {
+			row[id] = (int)v;
+			id = dkm_bitmap_next(&t->online, id + 1);
+		}
+		got++;
+		p = end;
+	}
+	if (got != want) {
+		problem(t, "node %d: %s/node%d/distance: %u figures for %u online nodes", node->id,
+			NODE_DIR, node->id, got, want);
+		goto bad;
+	}
+	free(s);
+	return;
+bad:
+	for (int i = 0; i < t->nslots; i++)
+		row[i] = -1;
+	free(s);
+}
+
+static void read_hmat(struct dkm_topology *t, struct dkm_node *node)
+{
+	static const char *const names[] = { "read_latency", "write_latency", "read_bandwidth",
+					     "write_bandwidth" };
+	uint64_t *vals[] = { &node->hmat.read_latency, &node->hmat.write_latency,
+			     &node->hmat.read_bandwidth, &node->hmat.write_bandwidth };
+	char dir[64], **ents;
+	unsigned n;
+
+	for (unsigned i = 0; i < 4; i++)
+		*vals[i] = DKM_UNKNOWN_U64;
+	snprintf(dir, sizeof(dir), NODE_DIR "/node%d/access0/initiators", node->id);
+	if (!is_dir(t->root, dir))
+		return;
+	node->hmat.present = true;
+	for (unsigned i = 0; i < 4; i++) {
+		int r = dkm_sysfs_read_u64(t->root, vals[i], NODE_DIR "/node%d/access0/initiators/%s",
+					   node->id, names[i]);
+		if (r < 0 && r != -ENOENT)
+			problem(t, "node %d: access0/initiators/%s: %s", node->id, names[i],
+				strerror(-r));
+		if (r < 0)
+			*vals[i] = DKM_UNKNOWN_U64;
+	}
+	if (list_numbered(t->root, dir, "node", &ents, &n) == 0) {
+		for (unsigned i = 0; i < n; i++) {
+			int id;
+
+			if (dkm_parse_int(ents[i] + 4, &id) == 0 && id >= 0)
+				(void)dkm_bitmap_set(&node->hmat.initiators, (unsigned)id);
+		}
+		free_names(ents, n);
+	}
+}
+
+static int read_node(struct dkm_topology *t, struct dkm_node *node)
+{
+	char *s = NULL, dir[64];
+	int r;
+
+	node->mem_total = node->mem_free = DKM_UNKNOWN_U64;
+	node->tier = -1;
+	node->distance = malloc((size_t)t->nslots * sizeof(int));
+	if (!node->distance)
+		return -ENOMEM;
+	for (int i = 0; i < t->nslots; i++)
+		node->distance[i] = -1;
+	node->hmat.read_latency = node->hmat.write_latency = DKM_UNKNOWN_U64;
+	node->hmat.read_bandwidth = node->hmat.write_bandwidth = DKM_UNKNOWN_U64;
+
+	snprintf(dir, sizeof(dir), NODE_DIR "/node%d", node->id);
+	if (!is_dir(t->root, dir)) {
+		problem(t, "node %d: listed online but %s/node%d is missing", node->id, NODE_DIR,
+			node->id);
+		return 0;
+	}
+	node->readable = true;
+
+	r = dkm_sysfs_read_alloc(t->root, &s, NODE_DIR "/node%d/cpulist", node->id);
+	if (r == 0) {
+		r = dkm_bitmap_parse_list(&node->cpus, s);
+		if (r == -ENOMEM) {
+			free(s);
+			return r;
+		}
+		if (r < 0)
+			problem(t, "node %d: %s/node%d/cpulist: cannot parse \"%.40s\"", node->id,
+				NODE_DIR, node->id, s);
+		free(s);
+	} else {
+		problem(t, "node %d: %s/node%d/cpulist: %s", node->id, NODE_DIR, node->id,
+			strerror(-r));
+	}
+	read_meminfo(t, node);
+	read_distance(t, node);
+	read_hmat(t, node);
+	return 0;
+}
+
+static struct dkm_node *node_by_id(const struct dkm_topology *t, int id)
+{
+	for (unsigned i = 0; i < t->nnodes; i++)
+		if (t->nodes[i].id == id)
+			return &t->nodes[i];
+	return NULL;
+}
+
+const struct dkm_node *dkm_topology_node(const struct dkm_topology *t, int id)
+{
+	return node_by_id(t, id);
+}
+
+int dkm_topology_distance(const struct dkm_topology *t, int from, int to)
+{
+	const struct dkm_node *n = node_by_id(t, from);
+
+	if (!n || to < 0 || to >= t->nslots)
+		return -1;
+	return n->distance[to];
+}
+
+static void read_tiers(struct dkm_topology *t)
+{
+	char **names;
+	unsigned n;
+
+	if (!is_dir(t->root, TIER_DIR))
+		return;
+	t->has_tiers = true;
+	if (list_numbered(t->root, TIER_DIR, "memory_tier", &names, &n) < 0) {
+		problem(t, "%s: cannot list it", TIER_DIR);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct dkm_bitmap nodes = DKM_BITMAP_INIT;
+		char *s = NULL;
+		int tier, id, r;
+
+		if (dkm_parse_int(names[i] + strlen("memory_tier"), &tier) < 0)
+			continue;
+		r = dkm_sysfs_read_alloc(t->root, &s, TIER_DIR "/%s/nodelist", names[i]);
+		if (r == 0)
+			r = dkm_bitmap_parse_list(&nodes, s);
+		if (r < 0) {
+			problem(t, "%s/%s/nodelist: %s", TIER_DIR, names[i], strerror(-r));
+		} else {
+			dkm_bitmap_foreach(id, &nodes) {
+				struct dkm_node *node = node_by_id(t, id);
+
+				if (node)
+					node->tier = tier;
+			}
+		}
+		dkm_bitmap_free(&nodes);
+		free(s);
+	}
+	free_names(names, n);
+}
+
+/* ======================================================================
+ * dax devices
+ * ====================================================================== */
+
+static uint64_t parse_hex(const char *s, bool *ok)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	errno = 0;
+	v = strtoull(s, &end, 16);
+	*ok = end != s && !errno && (!*end || isspace((unsigned char)*end)) && isxdigit((unsigned char)*s);
+	return (uint64_t)v;
+}
+
+/* Count the memory blocks of a system-ram device and whether they sit in ZONE_MOVABLE. */
+static void read_dax_blocks(struct dkm_topology *t, struct dkm_dax_dev *d)
+{
+	char buf[128];
+	uint64_t start, block, first, last;
+	unsigned movable = 0, normal = 0;
+	bool ok;
+
+	d->movable = -1;
+	if (dkm_sysfs_read(t->root, buf, sizeof(buf), DAX_DIR "/%s/resource", d->name) < 0) {
+		problem(t, "%s: no resource attribute: cannot find its memory blocks", d->name);
+		return;
+	}
+	start = parse_hex(buf, &ok);
+	if (!ok) {
+		problem(t, "%s/resource: bad address \"%.30s\"", d->name, buf);
+		return;
+	}
+	if (dkm_sysfs_read(t->root, buf, sizeof(buf), MEMORY_DIR "/block_size_bytes") < 0 ||
+	    (block = parse_hex(buf, &ok), !ok) || block == 0) {
+		problem(t, "%s/block_size_bytes: cannot read it", MEMORY_DIR);
+		return;
+	}
+	if (d->size == DKM_UNKNOWN_U64 || d->size == 0)
+		return;
+	/* kmem adds only the whole blocks inside the device's range. */
+	first = (start + block - 1) / block;
+	if ((start + d->size) / block <= first)
+		return;
+	last = (start + d->size) / block - 1;
+	if (last - first > (1u << 22)) {
+		problem(t, "%s: implausible range of %" PRIu64 " memory blocks", d->name,
+			last - first + 1);
+		return;
+	}
+	for (uint64_t b = first; b <= last; b++) {
+		char state[32], zones[64];
+
+		if (dkm_sysfs_read(t->root, state, sizeof(state), MEMORY_DIR "/memory%" PRIu64 "/state",
+				   b) < 0)
+			continue;
+		d->blocks++;
+		if (strcmp(state, "online"))
+			continue;
+		d->online_blocks++;
+		if (dkm_sysfs_read(t->root, zones, sizeof(zones),
+				   MEMORY_DIR "/memory%" PRIu64 "/valid_zones", b) < 0)
+			continue;
+		if (!strncmp(zones, "Movable", 7))
+			movable++;
+		else
+			normal++;
+	}
+	if (movable + normal > 0)
+		d->movable = normal == 0;
+}
+
+static int read_dax(struct dkm_topology *t)
+{
+	char **names;
+	unsigned n;
+	int r;
+
+	if (!is_dir(t->root, DAX_DIR))
+		return 0; /* no dax bus: no dax devices, not a problem */
+	r = list_numbered(t->root, DAX_DIR, "dax", &names, &n);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			return r;
+		problem(t, "%s: %s", DAX_DIR, strerror(-r));
+		return 0;
+	}
+	t->dax = calloc(n ? n : 1, sizeof(*t->dax));
+	if (!t->dax) {
+		free_names(names, n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct dkm_dax_dev *d = &t->dax[t->ndax];
+
+		if (strlen(names[i]) >= sizeof(d->name))
+			continue;
+		t->ndax++;
+		strcpy(d->name, names[i]);
+		d->target_node = -1;
+		d->movable = -1;
+		r = dkm_sysfs_read_u64(t->root, &d->size, DAX_DIR "/%s/size", d->name);
+		if (r < 0) {
+			problem(t, "%s/size: %s", d->name, strerror(-r));
+			d->size = DKM_UNKNOWN_U64;
+		}
+		r = dkm_sysfs_read_int(t->root, &d->target_node, DAX_DIR "/%s/target_node", d->name);
+		if (r < 0) {
+			problem(t, "%s/target_node: %s", d->name, strerror(-r));
+			d->target_node = -1;
+		} else if (d->target_node < -1) {
+			d->target_node = -1;
+		}
+		r = dkm_sysfs_read_link_name(t->root, d->driver, sizeof(d->driver), DAX_DIR "/%s/driver",
+					     d->name);
+		if (r == -ENOENT) {
+			d->mode = DKM_DAX_DISABLED;
+		} else if (r < 0) {
+			problem(t, "%s/driver: %s", d->name, strerror(-r));
+			d->mode = DKM_DAX_OTHER;
+		} else if (!strcmp(d->driver, "kmem")) {
+			d->mode = DKM_DAX_SYSTEM_RAM;
+		} else if (!strcmp(d->driver, "device_dax")) {
+			d->mode = DKM_DAX_DEVDAX;
+		} else {
+			d->mode = DKM_DAX_OTHER;
+		}
+		if (d->mode == DKM_DAX_SYSTEM_RAM)
+			read_dax_blocks(t, d);
+	}
+	free_names(names, n);
+	return 0;
+}
+
+/* ======================================================================
+ * Kinds
+ * ====================================================================== */
+
+static int assign_kinds(struct dkm_topology *t, const struct dkm_bitmap *override, char *err,
+			size_t errsize)
+{
+	struct dkm_bitmap kmem = DKM_BITMAP_INIT;
+	int id, r = 0;
+
+	if (override && !dkm_bitmap_empty(override)) {
+		char bad[256] = "", online[256];
+		struct dkm_bitmap missing = DKM_BITMAP_INIT;
+
+		dkm_bitmap_foreach(id, override) {
+			const struct dkm_node *node = node_by_id(t, id);
+
+			if (!node || !node->readable) {
+				r = dkm_bitmap_set(&missing, (unsigned)id);
+				if (r < 0)
+					goto out;
+			}
+		}
+		if (!dkm_bitmap_empty(&missing)) {
+			dkm_bitmap_format_list(&missing, bad, sizeof(bad));
+			dkm_bitmap_format_list(&t->online, online, sizeof(online));
+			snprintf(err, errsize,
+				 "kmem_nodes: node%s %s %s not online (online nodes: %s)",
+				 dkm_bitmap_count(&missing) > 1 ? "s" : "", bad,
+				 dkm_bitmap_count(&missing) > 1 ? "are" : "is", online);
+			dkm_bitmap_free(&missing);
+			r = -EINVAL;
+			goto out;
+		}
+		r = dkm_bitmap_copy(&kmem, override);
+		if (r < 0)
+			goto out;
+		t->kmem_from_config = true;
+	} else {
+		for (unsigned i = 0; i < t->ndax; i++) {
+			const struct dkm_dax_dev *d = &t->dax[i];
+
+			if (d->mode != DKM_DAX_SYSTEM_RAM)
+				continue;
+			if (d->target_node < 0) {
+				problem(t, "%s is in system-ram mode but its target node is unknown",
+					d->name);
+				continue;
+			}
+			if (!node_by_id(t, d->target_node)) {
+				problem(t, "%s is in system-ram mode but its node %d is not online",
+					d->name, d->target_node);
+				continue;
+			}
+			r = dkm_bitmap_set(&kmem, (unsigned)d->target_node);
+			if (r < 0)
+				goto out;
+		}
+	}
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		struct dkm_node *node = &t->nodes[i];
+
+		if (dkm_bitmap_test(&kmem, (unsigned)node->id))
+			node->kind = DKM_NODE_KMEM;
+		else if (!dkm_bitmap_empty(&node->cpus))
+			node->kind = DKM_NODE_DRAM;
+		else
+			node->kind = DKM_NODE_MEMONLY;
+	}
+	/* Each node lists the dax devices whose memory it holds or would hold. */
+	for (unsigned i = 0; i < t->ndax; i++) {
+		struct dkm_node *node = node_by_id(t, t->dax[i].target_node);
+		unsigned *v;
+
+		if (!node)
+			continue;
+		v = realloc(node->dax, (node->ndax + 1) * sizeof(*v));
+		if (!v) {
+			r = -ENOMEM;
+			goto out;
+		}
+		node->dax = v;
+		node->dax[node->ndax++] = i;
+	}
+out:
+	dkm_bitmap_free(&kmem);
+	return r;
+}
+
+/* ======================================================================
+ * Map
+ * ====================================================================== */
+
+int dkm_topology_read(const char *root, const struct dkm_bitmap *kmem_override,
+		      struct dkm_topology **ret, char *err, size_t errsize)
+{
+	struct dkm_topology *t;
+	int id, r;
+
+	if (errsize)
+		err[0] = '\0';
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->root = strdup(root);
+	if (!t->root) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = read_online(t);
+	if (r < 0) {
+		if (r == -ENOENT)
+			snprintf(err, errsize, "%s/%s: no NUMA node information", root, NODE_DIR);
+		goto fail;
+	}
+	if (dkm_bitmap_empty(&t->online)) {
+		snprintf(err, errsize, "%s/%s: no online node", root, NODE_DIR);
+		r = -ENOENT;
+		goto fail;
+	}
+	t->nnodes = dkm_bitmap_count(&t->online);
+	t->nodes = calloc(t->nnodes, sizeof(*t->nodes));
+	if (!t->nodes) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	{
+		unsigned i = 0;
+
+		dkm_bitmap_foreach(id, &t->online) {
+			t->nodes[i++].id = id;
+			t->nslots = id + 1;
+		}
+	}
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		r = read_node(t, &t->nodes[i]);
+		if (r < 0)
+			goto fail;
+	}
+	read_tiers(t);
+	r = read_dax(t);
+	if (r < 0)
+		goto fail;
+	r = assign_kinds(t, kmem_override, err, errsize);
+	if (r < 0)
+		goto fail;
+	*ret = t;
+	return 0;
+fail:
+	if (r == -ENOMEM && errsize && !err[0])
+		snprintf(err, errsize, "out of memory reading the node map");
+	dkm_topology_free(t);
+	return r;
+}
+
+struct dkm_topology *dkm_topology_free(struct dkm_topology *t)
+{
+	if (!t)
+		return NULL;
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		struct dkm_node *n = &t->nodes[i];
+
+		dkm_bitmap_free(&n->cpus);
+		dkm_bitmap_free(&n->hmat.initiators);
+		free(n->distance);
+		free(n->dax);
+	}
+	free(t->nodes);
+	free(t->dax);
+	for (unsigned i = 0; i < t->nproblems; i++)
+		free(t->problems[i]);
+	free(t->problems);
+	dkm_bitmap_free(&t->online);
+	free(t->root);
+	free(t);
+	return NULL;
+}
+
+const char *dkm_node_kind_name(enum dkm_node_kind k)
+{
+	switch (k) {
+	case DKM_NODE_DRAM:
+		return "dram";
+	case DKM_NODE_KMEM:
+		return "kmem";
+	case DKM_NODE_MEMONLY:
+		return "memory-only";
+	}
+	return "?";
+}
+
+const char *dkm_dax_mode_name(enum dkm_dax_mode m)
+{
+	switch (m) {
+	case DKM_DAX_SYSTEM_RAM:
+		return "system-ram";
+	case DKM_DAX_DEVDAX:
+		return "devdax";
+	case DKM_DAX_DISABLED:
+		return "disabled";
+	case DKM_DAX_OTHER:
+		return "other";
+	}
+	return "?";
+}
