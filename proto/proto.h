@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * daxkmem wire protocol, version 1: what daxkmemd and its clients say to each
+ * other over a Unix stream socket. Both sides link this code (proto/).
+ *
+ * Every message is a header followed by payload_len bytes of payload, and
+ * carries exactly nfds descriptors (SCM_RIGHTS, attached to the header's
+ * first byte). All integers are in host byte order (the peers share a
+ * kernel). Each message type has one payload layout below; its size is
+ * checked exactly, so trailing bytes are an error.
+ *
+ * Versioning: bump DKM_PROTO_MINOR when adding a message type or using a
+ * reserved field or flag bit in a compatible way (old peers ignore it);
+ * bump DKM_PROTO_MAJOR for anything that changes an existing layout or
+ * meaning. The daemon refuses a HELLO whose major it does not speak.
+ */
+#ifndef DKM_PROTO_H
+#define DKM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DKM_PROTO_MAGIC 0x4d4b5844u /* "DXKM" as little-endian bytes */
+#define DKM_PROTO_MAJOR 1
+#define DKM_PROTO_MINOR 0
+
+/* Largest payload either side accepts; a header announcing more drops the peer. */
+#define DKM_PROTO_MAX_PAYLOAD (256u * 1024)
+/* Most descriptors in one message (REGION carries one). */
+#define DKM_PROTO_MAX_FDS 1
+/* Node ids the protocol can name (bits of dkm_nodeset). */
+#define DKM_PROTO_MAX_NODES 1024
+/* Ranges a region's placement plan may have (KMEM_ALL spills across nodes). */
+#define DKM_PROTO_MAX_RANGES 16
+#define DKM_PROTO_NAME_LEN 32
+
+struct dkm_msg_header {
+	uint32_t magic;       /* DKM_PROTO_MAGIC */
+	uint16_t major;       /* DKM_PROTO_MAJOR of the sender */
+	uint16_t type;        /* enum dkm_msg_type */
+	uint32_t flags;       /* none defined in v1: must be 0 */
+	uint32_t payload_len; /* bytes following the header */
+	uint32_t nfds;        /* descriptors carried */
+	uint32_t seq;         /* request: chosen by the client; reply: the request's seq */
+};
+_Static_assert(sizeof(struct dkm_msg_header) == 24, "header is 24 bytes on the wire");
+
+/* Types are numbered in ranges: 0x01xx session, 0x02xx regions, 0x03xx information, 0x7fxx errors. */
+enum dkm_msg_type {
+	DKM_MSG_HELLO = 0x0101,          /* client -> daemon: dkm_hello */
+	DKM_MSG_HELLO_REPLY = 0x0102,    /* daemon -> client: dkm_hello_reply */
+	DKM_MSG_ALLOC_REGION = 0x0201,   /* client -> daemon: dkm_alloc_region */
+	DKM_MSG_REGION = 0x0202,         /* daemon -> client: dkm_region + 1 fd (a memfd) */
+	DKM_MSG_RELEASE_REGION = 0x0203, /* client -> daemon: dkm_release_region */
+	DKM_MSG_RELEASED = 0x0204,       /* daemon -> client: dkm_release_region (the same id) */
+	DKM_MSG_STATUS = 0x0301,         /* client -> daemon: no payload */
+	DKM_MSG_STATUS_REPLY = 0x0302,   /* daemon -> client: dkm_status + nodes + distances */
+	DKM_MSG_CLIENTS = 0x0303,        /* client -> daemon (root or admin group): no payload */
+	DKM_MSG_CLIENTS_REPLY = 0x0304,  /* daemon -> client: dkm_clients + entries */
+	DKM_MSG_ERROR = 0x7f01,          /* daemon -> client: dkm_error, reply to any request */
+};
+
+/* A set of node ids, bit i of words[i / 64]. */
+struct dkm_nodeset {
+	uint64_t words[DKM_PROTO_MAX_NODES / 64];
+};
+
+/* ---- HELLO: first message of every connection ---- */
+struct dkm_hello {
+	uint16_t major;                  /* DKM_PROTO_MAJOR */
+	uint16_t minor;                  /* DKM_PROTO_MINOR */
+	uint32_t flags;                  /* 0 */
+	char name[DKM_PROTO_NAME_LEN];   /* program name, NUL-padded; shown by CLIENTS */
+};
+
+struct dkm_hello_reply {
+	uint16_t major;                  /* version the daemon speaks */
+	uint16_t minor;
+	uint32_t client_id;              /* this connection's id in STATUS/CLIENTS */
+	uint64_t max_region_size;        /* bytes: larger ALLOC_REGION is refused */
+	uint32_t max_regions;            /* regions this client may hold at once */
+	uint32_t reserved;               /* 0 */
+};
+
+/* ---- Regions ---- */
+enum dkm_kind {
+	DKM_KIND_KMEM = 1,
+	DKM_KIND_KMEM_ALL = 2,
+	DKM_KIND_KMEM_PREFERRED = 3,
+};
+
+enum dkm_alloc_flags {
+	DKM_ALLOC_NO_PREFAULT = 1u << 0, /* do not populate: pages fault in (and are charged) in the client */
+	DKM_ALLOC_PREFAULT = 1u << 1,    /* populate even if the daemon's default is not to */
+};
+#define DKM_ALLOC_FLAGS_ALL (DKM_ALLOC_NO_PREFAULT | DKM_ALLOC_PREFAULT)
+
+struct dkm_alloc_region {
+	uint32_t kind;                   /* enum dkm_kind */
+	uint32_t flags;                  /* enum dkm_alloc_flags; not both prefault bits */
+	uint64_t size;                   /* bytes, > 0, a multiple of the page size */
+	int32_t cpu_node;                /* node of the asking thread's CPU, checked against its affinity */
+	uint32_t reserved;               /* 0 */
+	struct dkm_nodeset kmem_nodes;   /* empty: the daemon's kmem nodes; else DAXKMEM_NODES, validated */
+};
+
+enum dkm_policy {
+	DKM_POLICY_BIND = 2,             /* MPOL_BIND */
+	DKM_POLICY_PREFERRED = 1,        /* MPOL_PREFERRED */
+};
+
+struct dkm_range {
+	uint64_t offset;                 /* bytes into the region */
+	uint64_t length;                 /* bytes */
+	int32_t node;                    /* node the range is bound (or preferred) to */
+	uint32_t policy;                 /* enum dkm_policy */
+};
+
+struct dkm_region {
+	uint64_t id;                     /* the daemon's id: give it to RELEASE_REGION */
+	uint64_t size;                   /* bytes, as asked */
+	uint32_t kind;                   /* enum dkm_kind, as asked */
+	uint32_t flags;                  /* DKM_ALLOC_PREFAULT if it was populated */
+	uint32_t nranges;                /* valid entries of ranges, 1..DKM_PROTO_MAX_RANGES */
+	uint32_t reserved;
+	struct dkm_range ranges[DKM_PROTO_MAX_RANGES]; /* in offset order, covering [0, size) */
+};
+
+struct dkm_release_region {
+	uint64_t id;
+};
+
+/* ---- STATUS_REPLY: dkm_status, nnodes dkm_status_node, then nnodes*nnodes uint8 distances ---- */
+struct dkm_status {
+	uint32_t nnodes;                 /* online nodes */
+	uint32_t nclients;               /* connected clients */
+	uint64_t granted;                /* bytes granted to clients, all nodes */
+	uint64_t resident;               /* of which resident */
+	uint32_t kmem_from_config;       /* 1: kmem nodes named by kmem_nodes=, 0: detected */
+	uint32_t reserved;
+};
+
+enum dkm_node_kind_wire {
+	DKM_WIRE_NODE_DRAM = 0,
+	DKM_WIRE_NODE_KMEM = 1,
+	DKM_WIRE_NODE_MEMONLY = 2,
+};
+
+struct dkm_status_node {
+	int32_t id;
+	uint32_t kind;                   /* enum dkm_node_kind_wire */
+	uint64_t mem_total;              /* bytes, UINT64_MAX unknown */
+	uint64_t mem_free;               /* bytes, UINT64_MAX unknown */
+	uint64_t granted;                /* bytes the broker granted on this node */
+	uint64_t resident;               /* of which resident now */
+	uint32_t nclients;               /* clients holding memory on it */
+	uint32_t ncpus;
+	char cpulist[64];                /* kernel list syntax, truncated with "..." */
+};
+/* Distances follow the node array: row i, column j is distance(node i, node j), 0 unknown. */
+
+/* ---- CLIENTS_REPLY: dkm_clients, then n dkm_client_entry ---- */
+struct dkm_clients {
+	uint32_t n;
+	uint32_t reserved;
+};
+
+struct dkm_client_entry {
+	uint32_t client_id;
+	int32_t pid;
+	uint32_t uid;
+	uint32_t gid;
+	char name[DKM_PROTO_NAME_LEN];
+	uint32_t nregions;
+	uint32_t reserved;
+	uint64_t granted;                /* bytes */
+	uint64_t resident;               /* bytes */
+};
+
+/* ---- ERROR: the request failed; errno_value says how, message says why ---- */
+struct dkm_error {
+	int32_t errno_value;             /* positive errno: ENOSPC, EDQUOT, EINVAL, EPROTO, EPERM ... */
+	uint32_t request_type;           /* type of the request that failed */
+	char message[256];               /* NUL-terminated text naming the object and figures */
+};
+
+#endif
