@@ -2,8 +2,14 @@
 #include "config.h"
 
 #define DKM_CONFIG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define DKM_SUN_PATH_MAX ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 
+#include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <ini.h>
 #include <stdio.h>
@@ -68,8 +74,265 @@ static int set_kmem_nodes(struct dkm_config *c, const char *value, struct parse_
 	return 1;
 }
 
+int dkm_parse_size(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	case '\0':
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (shift) {
+		end++;
+		if (toupper((unsigned char)*end) == 'I' && toupper((unsigned char)end[1]) == 'B')
+			end += 2;
+		else if (toupper((unsigned char)*end) == 'B')
+			end++;
+	}
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *value, unsigned min, unsigned max, unsigned *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*value))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_group(const char *value, gid_t *ret)
+{
+	struct group grp, *res = NULL;
+	char buf[4096];
+	unsigned g;
+
+	if (parse_uint(value, 0, UINT32_MAX - 1, &g) == 0) {
+		*ret = (gid_t)g;
+		return 0;
+	}
+	if (getgrnam_r(value, &grp, buf, sizeof(buf), &res) != 0 || !res)
+		return -ENOENT;
+	*ret = res->gr_gid;
+	return 0;
+}
+
+static int set_socket(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	char *p;
+
+	if (value[0] != '/')
+		return fail(st, "socket: \"%s\" is not an absolute path", value);
+	if (strlen(value) >= DKM_SUN_PATH_MAX)
+		return fail(st, "socket: the path is longer than a Unix socket address allows (%d)",
+			    DKM_SUN_PATH_MAX - 1);
+	p = strdup(value);
+	if (!p)
+		return fail(st, "out of memory");
+	free(c->socket);
+	c->socket = p;
+	return 1;
+}
+
+static int set_socket_mode(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(value, &end, 8);
+	if (!*value || errno || *end || v > 0777)
+		return fail(st, "socket_mode: \"%s\" is not an octal mode like 0660", value);
+	c->socket_mode = (mode_t)v;
+	return 1;
+}
+
+static int set_socket_group(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	if (!*value) {
+		c->socket_group = (gid_t)-1;
+		c->socket_group_set = true;
+		return 1;
+	}
+	if (parse_group(value, &c->socket_group) < 0)
+		return fail(st, "socket_group: no group \"%s\"", value);
+	c->socket_group_set = true;
+	return 1;
+}
+
+static int set_admin_group(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	if (!*value) {
+		c->admin_group = (gid_t)-1;
+		return 1;
+	}
+	if (parse_group(value, &c->admin_group) < 0)
+		return fail(st, "admin_group: no group \"%s\"", value);
+	return 1;
+}
+
+static int size_key(const char *key, const char *value, uint64_t min, uint64_t *out,
+		    struct parse_state *st)
+{
+	uint64_t v;
+
+	if (dkm_parse_size(value, &v) < 0)
+		return fail(st, "%s: \"%s\" is not a size like 4096, 64M or 2G", key, value);
+	if (v < min)
+		return fail(st, "%s: %s is below the minimum %" PRIu64, key, value, min);
+	*out = v;
+	return 1;
+}
+
+static int set_reserve(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	return size_key("reserve", value, 0, &c->reserve, st);
+}
+
+static int set_max_region_size(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	return size_key("max_region_size", value, 4096, &c->max_region_size, st);
+}
+
+static int set_quota(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	return size_key("quota", value, 0, &c->quota, st);
+}
+
+static int set_prefault(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+		c->prefault = true;
+	else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+		c->prefault = false;
+	else
+		return fail(st, "prefault: \"%s\" is not yes or no", value);
+	return 1;
+}
+
+static int uint_key(const char *key, const char *value, unsigned min, unsigned max, unsigned *out,
+		    struct parse_state *st)
+{
+	int r = parse_uint(value, min, max, out);
+
+	if (r == -ERANGE)
+		return fail(st, "%s: %s is out of range %u..%u", key, value, min, max);
+	if (r < 0)
+		return fail(st, "%s: \"%s\" is not a number", key, value);
+	return 1;
+}
+
+static int set_max_regions_per_client(struct dkm_config *c, const char *value,
+				      struct parse_state *st)
+{
+	return uint_key("max_regions_per_client", value, 1, 1u << 20, &c->max_regions_per_client,
+			st);
+}
+
+static int set_max_clients(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	return uint_key("max_clients", value, 1, 1u << 20, &c->max_clients, st);
+}
+
+static int set_max_clients_per_uid(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	return uint_key("max_clients_per_uid", value, 1, 1u << 20, &c->max_clients_per_uid, st);
+}
+
+static int set_refresh_interval(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	return uint_key("refresh_interval_ms", value, 10, 3600 * 1000, &c->refresh_interval_ms, st);
+}
+
+/* A [quota] line: "user-or-uid = size". */
+static int add_quota(struct dkm_config *c, const char *name, const char *value,
+		     struct parse_state *st)
+{
+	struct passwd pw, *res = NULL;
+	struct dkm_quota *q;
+	char buf[4096];
+	uint64_t bytes;
+	unsigned uid;
+
+	if (parse_uint(name, 0, UINT32_MAX - 1, &uid) < 0) {
+		if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
+			return fail(st, "[quota]: no user \"%s\"", name);
+		uid = res->pw_uid;
+	}
+	if (dkm_parse_size(value, &bytes) < 0)
+		return fail(st, "[quota] %s: \"%s\" is not a size like 4096, 64M or 2G", name, value);
+	for (unsigned i = 0; i < c->nquotas; i++)
+		if (c->quotas[i].uid == (uid_t)uid)
+			return fail(st, "[quota]: uid %u is given twice", uid);
+	q = realloc(c->quotas, (c->nquotas + 1) * sizeof(*q));
+	if (!q)
+		return fail(st, "out of memory");
+	c->quotas = q;
+	q[c->nquotas].uid = (uid_t)uid;
+	q[c->nquotas].bytes = bytes;
+	c->nquotas++;
+	return 1;
+}
+
+uint64_t dkm_config_quota(const struct dkm_config *c, uid_t uid)
+{
+	for (unsigned i = 0; i < c->nquotas; i++)
+		if (c->quotas[i].uid == uid)
+			return c->quotas[i].bytes;
+	return c->quota;
+}
+
 static const struct key keys[] = {
+	{ "", "socket", set_socket },
+	{ "", "socket_mode", set_socket_mode },
+	{ "", "socket_group", set_socket_group },
+	{ "", "admin_group", set_admin_group },
 	{ "", "kmem_nodes", set_kmem_nodes },
+	{ "", "reserve", set_reserve },
+	{ "", "prefault", set_prefault },
+	{ "", "max_region_size", set_max_region_size },
+	{ "", "max_regions_per_client", set_max_regions_per_client },
+	{ "", "max_clients", set_max_clients },
+	{ "", "max_clients_per_uid", set_max_clients_per_uid },
+	{ "", "quota", set_quota },
+	{ "", "refresh_interval_ms", set_refresh_interval },
 };
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -84,19 +347,41 @@ static int handler(void *user, const char *section, const char *name, const char
 		st->seen |= 1u << i;
 		return keys[i].set(st->c, value, st);
 	}
+	if (!strcmp(section, "quota"))
+		return add_quota(st->c, name, value, st);
 	if (section[0])
-		return fail(st, "unknown key \"%s\" in section [%s]", name, section);
+		return fail(st, "unknown section [%s]", section);
 	return fail(st, "unknown key \"%s\"", name);
 }
 
 void dkm_config_init(struct dkm_config *c)
 {
+	struct group grp, *res = NULL;
+	char buf[4096];
+
 	memset(c, 0, sizeof(*c));
+	c->socket_mode = 0660;
+	c->socket_group = (gid_t)-1;
+	if (getgrnam_r("daxkmem", &grp, buf, sizeof(buf), &res) == 0 && res)
+		c->socket_group = res->gr_gid;
+	c->admin_group = (gid_t)-1;
+	c->reserve = 64ull << 20;
+	c->prefault = true;
+	c->max_region_size = 64ull << 30;
+	c->max_regions_per_client = 4096;
+	c->max_clients = 4096;
+	c->max_clients_per_uid = 256;
+	c->refresh_interval_ms = 1000;
 }
 
 void dkm_config_free(struct dkm_config *c)
 {
 	dkm_bitmap_free(&c->kmem_nodes);
+	free(c->socket);
+	free(c->quotas);
+	c->socket = NULL;
+	c->quotas = NULL;
+	c->nquotas = 0;
 }
 
 int dkm_config_load(struct dkm_config *c, const char *path, bool must_exist, char *err,

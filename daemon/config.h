@@ -1,24 +1,48 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * daxkmemd.conf(5): an ini file of "key = value" lines. Unknown keys,
- * unknown sections, bad values and keys given twice are errors that name
- * the file and line.
+ * daxkmemd.conf(5): an ini file of "key = value" lines and a [quota]
+ * section of "user-or-uid = size" lines. Unknown keys, unknown sections, bad
+ * values and keys given twice are errors that name the file and line.
  */
 #ifndef DKM_DAEMON_CONFIG_H
 #define DKM_DAEMON_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "util/bitmap.h"
 
 #define DKM_DEFAULT_CONFIG "/etc/daxkmemd/daxkmemd.conf"
+#define DKM_DEFAULT_SOCKET "/run/daxkmemd/daxkmemd.sock"
 
-struct dkm_config {
-	struct dkm_bitmap kmem_nodes; /* kmem_nodes=: replaces detection when not empty */
-	bool kmem_nodes_set;          /* the key was given */
+struct dkm_quota {
+	uid_t uid;
+	uint64_t bytes;               /* 0: unlimited */
 };
 
+struct dkm_config {
+	char *socket;                 /* socket=: path when not socket-activated */
+	mode_t socket_mode;           /* socket_mode= */
+	gid_t socket_group;           /* socket_group=, (gid_t)-1: keep the daemon's */
+	bool socket_group_set;
+	gid_t admin_group;            /* admin_group=, (gid_t)-1: root only */
+	struct dkm_bitmap kmem_nodes; /* kmem_nodes=: replaces detection when not empty */
+	bool kmem_nodes_set;          /* the key was given */
+	uint64_t reserve;             /* reserve=: bytes kept free per node above the high watermark */
+	bool prefault;                /* prefault=: populate regions before handing them out */
+	uint64_t max_region_size;     /* max_region_size= */
+	unsigned max_regions_per_client;
+	unsigned max_clients;
+	unsigned max_clients_per_uid;
+	uint64_t quota;               /* quota=: default per-uid bytes, 0 unlimited */
+	struct dkm_quota *quotas;     /* [quota] section */
+	unsigned nquotas;
+	unsigned refresh_interval_ms; /* refresh_interval_ms= */
+};
+
+/* Defaults of every key. */
 void dkm_config_init(struct dkm_config *c);
 void dkm_config_free(struct dkm_config *c);
 
@@ -26,9 +50,15 @@ void dkm_config_free(struct dkm_config *c);
  * Load path into c (which keeps its defaults for keys not given). A missing
  * file is -ENOENT only when must_exist; otherwise the defaults stand.
  * Errors: -ENOENT, -EACCES etc. opening; -EINVAL for content, with err naming
- * "path:line: what is wrong".
+ * "path:line: what is wrong"; -ENOMEM.
  */
 int dkm_config_load(struct dkm_config *c, const char *path, bool must_exist, char *err,
 		    size_t errsize);
+
+/* The quota of a uid in bytes (0: unlimited). */
+uint64_t dkm_config_quota(const struct dkm_config *c, uid_t uid);
+
+/* "64M", "1G", "4096" -> bytes (K/M/G/T are powers of 1024); 0 or -EINVAL/-ERANGE. */
+int dkm_parse_size(const char *s, uint64_t *ret);
 
 #endif

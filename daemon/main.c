@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
+#include "server.h"
 #include "topology.h"
 
 #ifndef DKM_VERSION
@@ -18,8 +20,10 @@ struct options {
 	const char *config;
 	bool config_given;
 	const char *sysfs_root;
+	const char *socket;
 	bool print_topology;
 	bool json;
+	bool verbose;
 };
 
 static void usage(FILE *f)
@@ -28,6 +32,10 @@ static void usage(FILE *f)
 		"Usage: daxkmemd [OPTIONS]\n"
 		"Broker of memory on KMEM DAX (persistent memory or CXL) NUMA nodes.\n"
 		"\n"
+		"  --foreground         run in the foreground (always the case; for scripts)\n"
+		"  --socket PATH        listen on PATH (default from the configuration, "
+		DKM_DEFAULT_SOCKET ")\n"
+		"  -v, --verbose        log each client's requests (debug priority)\n"
 		"  --print-topology     print the node map and the per-kind placement table, exit\n"
 		"  --json               with --print-topology: print JSON (see daxkmemd(8))\n"
 		"  --sysfs-root DIR     read sysfs below DIR instead of /sys\n"
@@ -38,12 +46,15 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_PRINT = 256, OPT_JSON, OPT_SYSFS, OPT_CONFIG };
+	enum { OPT_PRINT = 256, OPT_JSON, OPT_SYSFS, OPT_CONFIG, OPT_FOREGROUND, OPT_SOCKET };
 	static const struct option longopts[] = {
 		{ "print-topology", no_argument, NULL, OPT_PRINT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -52,7 +63,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	o->config = DKM_DEFAULT_CONFIG;
 	o->sysfs_root = "/sys";
-	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hVv", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PRINT:
 			o->print_topology = true;
@@ -66,6 +77,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_CONFIG:
 			o->config = optarg;
 			o->config_given = true;
+			break;
+		case OPT_FOREGROUND:
+			break;
+		case OPT_SOCKET:
+			o->socket = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -129,6 +148,17 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
+	dkm_log_init(o.verbose ? LOG_DEBUG : LOG_INFO);
+	if (!o.print_topology) {
+		struct dkm_server_options so = {
+			.config_path = o.config,
+			.config_must_exist = o.config_given,
+			.sysfs_root = o.sysfs_root,
+			.socket_path = o.socket,
+		};
+
+		return dkm_server_run(&so) < 0 ? 1 : 0;
+	}
 	dkm_config_init(&cfg);
 	r = dkm_config_load(&cfg, o.config, o.config_given, err, sizeof(err));
 	if (r < 0) {
@@ -136,13 +166,7 @@ int main(int argc, char **argv)
 		dkm_config_free(&cfg);
 		return 1;
 	}
-	if (o.print_topology) {
-		r = print_topology(&o, &cfg);
-	} else {
-		fprintf(stderr, "daxkmemd: no action given; this build can only --print-topology "
-				"(the broker comes with protocol v1)\n");
-		r = -EINVAL;
-	}
+	r = print_topology(&o, &cfg);
 	dkm_config_free(&cfg);
 	return r < 0 ? 1 : 0;
 }

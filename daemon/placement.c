@@ -66,13 +66,15 @@ static int fallback_order(const struct dkm_topology *t, int p, int **ret, unsign
 	return 0;
 }
 
-static int compute_row(const struct dkm_topology *t, int cpu_node, struct dkm_placement *row)
+int dkm_placement_row(const struct dkm_topology *t, const struct dkm_bitmap *kmem_set, int cpu_node,
+		      struct dkm_placement *row)
 {
 	struct cand *c;
 	unsigned n = 0, nclosest = 0;
 	char list[128];
 	int r = 0;
 
+	memset(row, 0, sizeof(*row));
 	row->cpu_node = cpu_node;
 	row->closest_distance = -1;
 	c = calloc(t->nnodes, sizeof(*c));
@@ -81,7 +83,8 @@ static int compute_row(const struct dkm_topology *t, int cpu_node, struct dkm_pl
 	for (unsigned i = 0; i < t->nnodes; i++) {
 		const struct dkm_node *node = &t->nodes[i];
 
-		if (node->kind != DKM_NODE_KMEM)
+		if (kmem_set ? !dkm_bitmap_test(kmem_set, (unsigned)node->id)
+			     : node->kind != DKM_NODE_KMEM)
 			continue;
 		c[n].id = node->id;
 		c[n].key = dkm_topology_distance(t, cpu_node, node->id);
@@ -98,7 +101,7 @@ static int compute_row(const struct dkm_topology *t, int cpu_node, struct dkm_pl
 		row->status = row->pref_status = DKM_PLACE_NO_KMEM;
 		snprintf(row->message, sizeof(row->message),
 			 "no KMEM node: no dax device is in system-ram mode%s",
-			 t->kmem_from_config ? "" : " (kmem_nodes= names nodes to use instead)");
+			 t->kmem_from_config || kmem_set ? "" : " (kmem_nodes= names nodes to use instead)");
 		goto out;
 	}
 	qsort(c, n, sizeof(*c), cmp_cand);
@@ -159,7 +162,7 @@ int dkm_placement_compute(const struct dkm_topology *t, struct dkm_placement_tab
 	for (unsigned i = 0; i < t->nnodes; i++) {
 		if (dkm_bitmap_empty(&t->nodes[i].cpus))
 			continue;
-		r = compute_row(t, t->nodes[i].id, &p->rows[p->nrows++]);
+		r = dkm_placement_row(t, NULL, t->nodes[i].id, &p->rows[p->nrows++]);
 		if (r < 0) {
 			dkm_placement_table_free(p);
 			return r;
@@ -169,15 +172,21 @@ int dkm_placement_compute(const struct dkm_topology *t, struct dkm_placement_tab
 	return 0;
 }
 
+void dkm_placement_row_clear(struct dkm_placement *row)
+{
+	free(row->kmem);
+	free(row->all);
+	free(row->pref);
+	row->kmem = row->all = row->pref = NULL;
+	row->nkmem = row->nall = row->npref = 0;
+}
+
 struct dkm_placement_table *dkm_placement_table_free(struct dkm_placement_table *p)
 {
 	if (!p)
 		return NULL;
-	for (unsigned i = 0; i < p->nrows; i++) {
-		free(p->rows[i].kmem);
-		free(p->rows[i].all);
-		free(p->rows[i].pref);
-	}
+	for (unsigned i = 0; i < p->nrows; i++)
+		dkm_placement_row_clear(&p->rows[i]);
 	free(p->rows);
 	free(p);
 	return NULL;

@@ -156,46 +156,86 @@ static int read_online(struct dkm_topology *t)
 	return r;
 }
 
-/* Parse "Node N MemTotal:   123 kB" lines for MemTotal and MemFree. */
-static void read_meminfo(struct dkm_topology *t, struct dkm_node *node)
+/*
+ * Parse "Node N MemTotal:   123 kB" lines of root's node N meminfo. Figures
+ * not found stay DKM_UNKNOWN_U64. Returns 0, -EINVAL when either is missing
+ * or MemFree > MemTotal, or the read error.
+ */
+int dkm_read_node_meminfo(const char *root, int id, uint64_t *ret_total, uint64_t *ret_free)
 {
+	uint64_t total = DKM_UNKNOWN_U64, freeb = DKM_UNKNOWN_U64;
 	char *s = NULL, *line, *save = NULL;
-	bool total = false, free_ok = false;
 	int r;
 
-	r = dkm_sysfs_read_alloc(t->root, &s, NODE_DIR "/node%d/meminfo", node->id);
-	if (r < 0) {
-		problem(t, "node %d: %s/node%d/meminfo: %s", node->id, NODE_DIR, node->id,
-			strerror(-r));
-		return;
-	}
+	r = dkm_sysfs_read_alloc(root, &s, NODE_DIR "/node%d/meminfo", id);
+	if (r < 0)
+		return r;
 	for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char key[64];
 		unsigned long long kb;
-		int id, used;
+		int nid;
 
-		if (sscanf(line, "Node %d %63[^:]: %llu kB%n", &id, key, &kb, &used) != 3 ||
-		    id != node->id)
+		if (sscanf(line, "Node %d %63[^:]: %llu kB", &nid, key, &kb) != 3 || nid != id ||
+		    kb > UINT64_MAX / 1024)
 			continue;
-		if (kb > UINT64_MAX / 1024)
-			continue;
-		if (!strcmp(key, "MemTotal")) {
-			node->mem_total = (uint64_t)kb * 1024;
-			total = true;
-		} else if (!strcmp(key, "MemFree")) {
-			node->mem_free = (uint64_t)kb * 1024;
-			free_ok = true;
-		}
-	}
-	if (!total || !free_ok)
-		problem(t, "node %d: %s/node%d/meminfo: no valid %s line", node->id, NODE_DIR,
-			node->id, !total ? "MemTotal" : "MemFree");
-	if (total && free_ok && node->mem_free > node->mem_total) {
-		problem(t, "node %d: meminfo says MemFree %" PRIu64 " > MemTotal %" PRIu64,
-			node->id, node->mem_free, node->mem_total);
-		node->mem_free = node->mem_total = DKM_UNKNOWN_U64;
+		if (!strcmp(key, "MemTotal"))
+			total = (uint64_t)kb * 1024;
+		else if (!strcmp(key, "MemFree"))
+			freeb = (uint64_t)kb * 1024;
 	}
 	free(s);
+	r = 0;
+	if (total == DKM_UNKNOWN_U64 || freeb == DKM_UNKNOWN_U64)
+		r = -EINVAL;
+	else if (freeb > total)
+		r = -ERANGE;
+	if (r == -ERANGE)
+		total = freeb = DKM_UNKNOWN_U64;
+	if (ret_total)
+		*ret_total = total;
+	if (ret_free)
+		*ret_free = freeb;
+	return r;
+}
+
+static void read_meminfo(struct dkm_topology *t, struct dkm_node *node)
+{
+	int r = dkm_read_node_meminfo(t->root, node->id, &node->mem_total, &node->mem_free);
+
+	if (r == -EINVAL)
+		problem(t, "node %d: %s/node%d/meminfo: no valid %s line", node->id, NODE_DIR,
+			node->id, node->mem_total == DKM_UNKNOWN_U64 ? "MemTotal" : "MemFree");
+	else if (r == -ERANGE)
+		problem(t, "node %d: meminfo says MemFree > MemTotal", node->id);
+	else if (r < 0)
+		problem(t, "node %d: %s/node%d/meminfo: %s", node->id, NODE_DIR, node->id,
+			strerror(-r));
+}
+
+int dkm_read_high_watermarks(const char *path, uint64_t *pages, int nslots)
+{
+	char line[256];
+	int node = -1;
+	FILE *f;
+
+	for (int i = 0; i < nslots; i++)
+		pages[i] = 0;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		int id;
+
+		if (sscanf(line, "Node %d, zone", &id) == 1) {
+			node = id >= 0 && id < nslots ? id : -1;
+			continue;
+		}
+		if (node >= 0 && sscanf(line, " high %llu", &v) == 1)
+			pages[node] += v;
+	}
+	fclose(f);
+	return 0;
 }
 
 /* The distance row lists one figure per online node, in ascending id order. */

@@ -94,6 +94,11 @@ int dkm_topology_read(const char *root, const struct dkm_bitmap *kmem_override,
 		      struct dkm_topology **ret, char *err, size_t errsize);
 struct dkm_topology *dkm_topology_free(struct dkm_topology *t);
 
+/* Fresh MemTotal/MemFree of one node (bytes); 0, -EINVAL, -ERANGE or the read error. */
+int dkm_read_node_meminfo(const char *root, int id, uint64_t *ret_total, uint64_t *ret_free);
+/* Sum of the "high" watermarks (pages) of each node's zones in /proc/zoneinfo. */
+int dkm_read_high_watermarks(const char *path, uint64_t *pages, int nslots);
+
 const struct dkm_node *dkm_topology_node(const struct dkm_topology *t, int id);
 int dkm_topology_distance(const struct dkm_topology *t, int from, int to);
 const char *dkm_node_kind_name(enum dkm_node_kind k);
@@ -127,6 +132,15 @@ struct dkm_placement_table {
 	struct dkm_placement *rows;     /* one per CPU node, ascending */
 	unsigned nrows;
 };
+
+/*
+ * One row: where each kind places memory for threads on cpu_node, treating
+ * the nodes of kmem_set as the kmem nodes (NULL: the map's kmem nodes).
+ * 0 or -ENOMEM; clear the row with dkm_placement_row_clear.
+ */
+int dkm_placement_row(const struct dkm_topology *t, const struct dkm_bitmap *kmem_set, int cpu_node,
+		      struct dkm_placement *row);
+void dkm_placement_row_clear(struct dkm_placement *row);
 
 /* Compute the table from a map; 0 or -ENOMEM. */
 int dkm_placement_compute(const struct dkm_topology *t, struct dkm_placement_table **ret);

@@ -10,9 +10,12 @@
  * checked exactly, so trailing bytes are an error.
  *
  * Versioning: bump DKM_PROTO_MINOR when adding a message type or using a
- * reserved field or flag bit in a compatible way (old peers ignore it);
- * bump DKM_PROTO_MAJOR for anything that changes an existing layout or
- * meaning. The daemon refuses a HELLO whose major it does not speak.
+ * reserved field or flag bit in a compatible way (used only once HELLO /
+ * HELLO_REPLY showed the peer's minor knows it: old peers drop a peer that
+ * sends an unknown type or a non-zero reserved field); bump DKM_PROTO_MAJOR
+ * for anything that changes an existing layout or meaning. The daemon
+ * refuses a HELLO whose major it does not speak with an ERROR, so the
+ * header, dkm_hello and dkm_error layouts never change.
  */
 #ifndef DKM_PROTO_H
 #define DKM_PROTO_H

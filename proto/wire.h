@@ -52,6 +52,10 @@ struct dkm_rx {
 	size_t len, cap;
 	int fds[DKM_PROTO_MAX_FDS * 2]; /* descriptors received, not yet claimed */
 	unsigned nfds;
+	uint64_t pos;                   /* stream offset of buf[0] */
+	/* Stream offsets [from, to) of the recvmsg that brought fds[i]: only the
+	 * message starting in that range may claim it. */
+	uint64_t fd_from[DKM_PROTO_MAX_FDS * 2], fd_to[DKM_PROTO_MAX_FDS * 2];
 };
 
 void dkm_rx_init(struct dkm_rx *rx);
@@ -63,6 +67,8 @@ void dkm_rx_clear(struct dkm_rx *rx);
  * of file, -EAGAIN when nothing is there, -EPROTO (truncated control data,
  * foreign control message, too many descriptors; all received descriptors
  * closed), -EMSGSIZE when more than one maximal message is buffered, -errno.
+ * Take messages out with dkm_rx_next until it returns 0 after every fill:
+ * the buffer holds one maximal message and a header, no more.
  */
 ssize_t dkm_rx_fill(struct dkm_rx *rx, int sock);
 

@@ -54,6 +54,70 @@ START_TEST(test_good)
 }
 END_TEST
 
+START_TEST(test_all_keys)
+{
+	struct dkm_config c;
+	char err[256] = "";
+
+	/* defaults */
+	dkm_config_init(&c);
+	ck_assert_ptr_null(c.socket);
+	ck_assert_uint_eq(c.socket_mode, 0660);
+	ck_assert_uint_eq(c.reserve, 64ull << 20);
+	ck_assert(c.prefault);
+	ck_assert_uint_eq(c.max_region_size, 64ull << 30);
+	ck_assert_uint_eq(c.max_regions_per_client, 4096);
+	ck_assert_uint_eq(c.max_clients, 4096);
+	ck_assert_uint_eq(c.max_clients_per_uid, 256);
+	ck_assert_uint_eq(c.quota, 0);
+	ck_assert_uint_eq(c.refresh_interval_ms, 1000);
+	ck_assert_uint_eq(c.admin_group, (gid_t)-1);
+	dkm_config_free(&c);
+
+	ck_assert_msg(load_text("socket = /run/x/y.sock\nsocket_mode = 0600\nsocket_group = 0\n"
+				"admin_group = root\nreserve = 1G\nprefault = no\n"
+				"max_region_size = 2T\nmax_regions_per_client = 7\nmax_clients = 9\n"
+				"max_clients_per_uid = 3\nquota = 512K\nrefresh_interval_ms = 250\n"
+				"[quota]\nroot = 1M\n4242 = 0\n",
+				&c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.socket, "/run/x/y.sock");
+	ck_assert_uint_eq(c.socket_mode, 0600);
+	ck_assert_uint_eq(c.socket_group, 0);
+	ck_assert_uint_eq(c.admin_group, 0);
+	ck_assert_uint_eq(c.reserve, 1ull << 30);
+	ck_assert(!c.prefault);
+	ck_assert_uint_eq(c.max_region_size, 2ull << 40);
+	ck_assert_uint_eq(c.max_regions_per_client, 7);
+	ck_assert_uint_eq(c.max_clients, 9);
+	ck_assert_uint_eq(c.max_clients_per_uid, 3);
+	ck_assert_uint_eq(c.refresh_interval_ms, 250);
+	ck_assert_uint_eq(dkm_config_quota(&c, 0), 1ull << 20);
+	ck_assert_uint_eq(dkm_config_quota(&c, 4242), 0);
+	ck_assert_uint_eq(dkm_config_quota(&c, 1000), 512ull << 10);
+	dkm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_parse_size)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(dkm_parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(dkm_parse_size("64M", &v), 0);
+	ck_assert_uint_eq(v, 64ull << 20);
+	ck_assert_int_eq(dkm_parse_size("2GiB", &v), 0);
+	ck_assert_uint_eq(v, 2ull << 30);
+	ck_assert_int_eq(dkm_parse_size("3kb", &v), 0);
+	ck_assert_uint_eq(v, 3072);
+	ck_assert_int_eq(dkm_parse_size("1X", &v), -EINVAL);
+	ck_assert_int_eq(dkm_parse_size("-1", &v), -EINVAL);
+	ck_assert_int_eq(dkm_parse_size("", &v), -EINVAL);
+	ck_assert_int_eq(dkm_parse_size("1 G", &v), -EINVAL);
+	ck_assert_int_eq(dkm_parse_size("99999999999T", &v), -ERANGE);
+}
+END_TEST
+
 static void expect_error(const char *text, int line, const char *what)
 {
 	struct dkm_config c;
@@ -72,13 +136,24 @@ START_TEST(test_errors_name_the_line)
 	expect_error("# x\nkmem_node = 2\n", 2, "unknown key \"kmem_node\"");
 	expect_error("kmem_nodes = 2\nkmem_nodes = 3\n", 2, "kmem_nodes is given twice");
 	expect_error("[broker]\nkmem_nodes = 2\n", 2,
-		     "unknown key \"kmem_nodes\" in section [broker]");
+		     "unknown section [broker]");
 	expect_error("kmem_nodes = 2\nthis is not ini\nfoo = 1\n", 2,
 		     "syntax error (expected \"key = value\" or \"[section]\")");
 	/* the first error wins even when a later line is also wrong */
 	expect_error("bar = 1\nfoo = 1\n", 1, "unknown key \"bar\"");
 	/* no newline at the end of the last line */
 	expect_error("kmem_nodes = 1\nzzz = 1", 2, "unknown key \"zzz\"");
+	expect_error("reserve = lots\n", 1, "reserve: \"lots\" is not a size like 4096, 64M or 2G");
+	expect_error("prefault = maybe\n", 1, "prefault: \"maybe\" is not yes or no");
+	expect_error("socket = relative.sock\n", 1, "socket: \"relative.sock\" is not an absolute path");
+	expect_error("socket_mode = 999\n", 1, "socket_mode: \"999\" is not an octal mode like 0660");
+	expect_error("socket_group = no-such-group-here\n", 1,
+		     "socket_group: no group \"no-such-group-here\"");
+	expect_error("max_clients = 0\n", 1, "max_clients: 0 is out of range 1..1048576");
+	expect_error("max_region_size = 1K\n", 1, "max_region_size: 1K is below the minimum 4096");
+	expect_error("[quota]\nno-such-user-here = 1G\n", 2, "[quota]: no user \"no-such-user-here\"");
+	expect_error("[quota]\n0 = 1G\nroot = 2G\n", 3, "[quota]: uid 0 is given twice");
+	expect_error("[quota]\n0 = big\n", 2, "[quota] 0: \"big\" is not a size like 4096, 64M or 2G");
 }
 END_TEST
 
@@ -105,6 +180,8 @@ static Suite *config_suite(void)
 
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_errors_name_the_line);
+	tcase_add_test(tc, test_all_keys);
+	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_missing_file);
 	suite_add_tcase(s, tc);
 	return s;

@@ -69,9 +69,9 @@ if daxkmemd --print-topology --sysfs-root "$fixtures/no-kmem" --config "$tmp/bad
 	bad "override naming node 9 was accepted"
 else ok; fi
 expect_line "$tmp/badov.txt" '^daxkmemd: kmem_nodes: node 9 is not online \(online nodes: 0-1\)$' "override error"
-printf 'kmem_nodes = 1\nsocket = /x\n' >"$tmp/unknown.conf"
+printf 'kmem_nodes = 1\nsockets = /x\n' >"$tmp/unknown.conf"
 daxkmemd --print-topology --sysfs-root "$fixtures/no-kmem" --config "$tmp/unknown.conf" >"$tmp/unk.txt" 2>&1 && bad "unknown key accepted"
-expect_line "$tmp/unk.txt" "^daxkmemd: $tmp/unknown.conf:2: unknown key \"socket\"$" "config line error"
+expect_line "$tmp/unk.txt" "^daxkmemd: $tmp/unknown.conf:2: unknown key \"sockets\"$" "config line error"
 
 # Bad input: problems listed, exit 0, never a crash.
 daxkmemd --print-topology --sysfs-root "$fixtures/bad-distance" --config /dev/null >"$tmp/bd.txt" 2>&1 \

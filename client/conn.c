@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/daxkmemd/daxkmemd.sock"
+
+const char *dkm_conn_socket_path(const char *path)
+{
+	const char *env;
+
+	if (path && *path)
+		return path;
+	env = secure_getenv("DAXKMEM_SOCKET");
+	return env && *env ? env : DEFAULT_SOCKET;
+}
+
+/* Keep the daemon's message of an ERROR reply, or describe the local error. */
+static int finish(struct dkm_conn *c, int r, struct dkm_msg *m, const char *what)
+{
+	if (r < 0 && m->hdr.type == DKM_MSG_ERROR && m->payload) {
+		struct dkm_error e;
+
+		memcpy(&e, m->payload, sizeof(e));
+		snprintf(c->err, sizeof(c->err), "%s", e.message);
+	} else if (r < 0) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", what,
+			 r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
+	}
+	return r;
+}
+
+static int call(struct dkm_conn *c, uint16_t type, const void *payload, size_t len,
+		uint16_t reply_type, struct dkm_msg *m)
+{
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	for (unsigned i = 0; i < DKM_PROTO_MAX_FDS; i++)
+		m->fds[i] = -1;
+	c->err[0] = '\0';
+	if (c->fd < 0) {
+		snprintf(c->err, sizeof(c->err), "not connected to the daemon");
+		return -ENOTCONN;
+	}
+	r = dkm_wire_call(c->fd, &c->rx, type, ++c->seq, payload, len, reply_type, m, c->timeout_ms);
+	r = finish(c, r, m, dkm_msg_type_name(type));
+	if (r < 0 && m->hdr.type != DKM_MSG_ERROR) {
+		/* the stream is unusable after a transport or protocol error */
+		close(c->fd);
+		c->fd = -1;
+	}
+	return r;
+}
+
+int dkm_conn_open(const char *path, const char *name, struct dkm_conn **ret, char *err,
+		  size_t errsize)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dkm_hello h = { 0 };
+	struct dkm_conn *c;
+	struct dkm_msg m;
+	int r;
+
+	path = dkm_conn_socket_path(path);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errsize, "socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	dkm_rx_init(&c->rx);
+	c->timeout_ms = 60000;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		r = -errno;
+		snprintf(err, errsize, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		snprintf(err, errsize, "cannot connect to %s: %s (is daxkmemd running?)", path,
+			 strerror(errno));
+		goto fail;
+	}
+	h.major = DKM_PROTO_MAJOR;
+	h.minor = DKM_PROTO_MINOR;
+	snprintf(h.name, sizeof(h.name), "%s", name ? name : "client");
+	r = call(c, DKM_MSG_HELLO, &h, sizeof(h), DKM_MSG_HELLO_REPLY, &m);
+	if (r < 0) {
+		snprintf(err, errsize, "%s: %s", path, c->err);
+		dkm_msg_clear(&m);
+		goto fail;
+	}
+	memcpy(&c->hello, m.payload, sizeof(c->hello));
+	dkm_msg_clear(&m);
+	*ret = c;
+	return 0;
+fail:
+	dkm_conn_close(c);
+	return r;
+}
+
+void dkm_conn_close(struct dkm_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	dkm_rx_clear(&c->rx);
+	free(c);
+}
+
+int dkm_conn_alloc(struct dkm_conn *c, const struct dkm_alloc_region *req,
+		   struct dkm_region *ret_region, int *ret_fd)
+{
+	struct dkm_msg m;
+	int r = call(c, DKM_MSG_ALLOC_REGION, req, sizeof(*req), DKM_MSG_REGION, &m);
+
+	if (r == 0) {
+		memcpy(ret_region, m.payload, sizeof(*ret_region));
+		*ret_fd = dkm_msg_take_fd(&m, 0);
+	}
+	dkm_msg_clear(&m);
+	return r;
+}
+
+int dkm_conn_release(struct dkm_conn *c, uint64_t id)
+{
+	struct dkm_release_region req = { .id = id };
+	struct dkm_msg m;
+	int r = call(c, DKM_MSG_RELEASE_REGION, &req, sizeof(req), DKM_MSG_RELEASED, &m);
+
+	dkm_msg_clear(&m);
+	return r;
+}
+
+int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m)
+{
+	int r = call(c, DKM_MSG_STATUS, NULL, 0, DKM_MSG_STATUS_REPLY, m);
+
+	if (r < 0)
+		dkm_msg_clear(m);
+	return r;
+}
+
+int dkm_conn_clients(struct dkm_conn *c, struct dkm_msg *m)
+{
+	int r = call(c, DKM_MSG_CLIENTS, NULL, 0, DKM_MSG_CLIENTS_REPLY, m);
+
+	if (r < 0)
+		dkm_msg_clear(m);
+	return r;
+}

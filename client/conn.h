@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A client's session with daxkmemd: connect, HELLO, and one call per request
+ * (blocking, one request at a time). Used by daxkmemctl, the tests and,
+ * later, libdaxkmem-client. Errors are negative errnos; conn->err holds the
+ * daemon's message for the last failed call.
+ */
+#ifndef DKM_CLIENT_CONN_H
+#define DKM_CLIENT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+#include "wire.h"
+
+struct dkm_conn {
+	int fd;
+	struct dkm_rx rx;
+	uint32_t seq;
+	int timeout_ms;                /* per call; -1 waits forever */
+	struct dkm_hello_reply hello;  /* the daemon's answer to HELLO */
+	char err[256];                 /* why the last call failed */
+};
+
+/* The socket to use: path if given, else $DAXKMEM_SOCKET, else the default. */
+const char *dkm_conn_socket_path(const char *path);
+
+/*
+ * Connect to path (see dkm_conn_socket_path) and say HELLO as name. On
+ * failure err says why ("cannot connect to PATH: ... (is daxkmemd running?)").
+ */
+int dkm_conn_open(const char *path, const char *name, struct dkm_conn **ret, char *err,
+		  size_t errsize);
+void dkm_conn_close(struct dkm_conn *c);
+
+/* ALLOC_REGION: on success *ret_fd is the region's memfd (caller closes it). */
+int dkm_conn_alloc(struct dkm_conn *c, const struct dkm_alloc_region *req,
+		   struct dkm_region *ret_region, int *ret_fd);
+int dkm_conn_release(struct dkm_conn *c, uint64_t id);
+/* STATUS / CLIENTS: *m holds the reply (dkm_msg_clear it). */
+int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m);
+int dkm_conn_clients(struct dkm_conn *c, struct dkm_msg *m);
+
+#endif

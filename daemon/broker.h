@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The broker: clients, their regions, admission and accounting. A region is
+ * a sealed memfd whose shared memory policy (set with mbind on a mapping,
+ * kept by the file) binds each of its ranges to a node; it is populated
+ * (fallocate) by a worker thread unless the client asked not to, so the
+ * event loop keeps serving others meanwhile.
+ *
+ * Counting invariants, kept by every function here:
+ *  - node_granted[n] is the sum of the lengths of all ranges on node n of
+ *    all live regions (pending ones included);
+ *  - client->granted is the sum of its regions' sizes; uid totals likewise;
+ *  - a region is on exactly one client's list until released; the daemon's
+ *    memfd is closed exactly when the region is freed.
+ * The broker knows nothing of sockets: the server calls it and sends replies.
+ */
+#ifndef DKM_DAEMON_BROKER_H
+#define DKM_DAEMON_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "proto.h"
+#include "topology.h"
+
+struct dkm_broker;
+struct dkm_client;
+
+struct dkm_grant {
+	uint64_t id;
+	struct dkm_client *owner;
+	int fd;                      /* the daemon's memfd descriptor */
+	uint64_t size;
+	uint32_t kind;
+	bool prefault;               /* populated (or being populated) by the daemon */
+	bool ready;                  /* may be handed out: prefault done or not wanted */
+	uint32_t seq;                /* request it answers */
+	unsigned nranges;
+	struct dkm_range ranges[DKM_PROTO_MAX_RANGES];
+	struct dkm_grant *next;     /* owner's list */
+};
+
+struct dkm_client {
+	uint32_t id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char name[DKM_PROTO_NAME_LEN];
+	bool hello;                  /* HELLO accepted */
+	bool gone;                   /* connection closed: regions are being reclaimed */
+	unsigned pending;            /* regions being populated */
+	unsigned nregions;
+	uint64_t granted;            /* bytes */
+	struct dkm_grant *regions;
+	void *conn;                  /* the server's connection */
+	struct dkm_client *next;     /* broker's list */
+};
+
+/*
+ * Called by dkm_broker_dispatch_worker when a region's population finished:
+ * err 0 and r ready to send, or a negative errno with msg, r (already
+ * unlinked, for its seq) freed right after the call.
+ */
+typedef void (*dkm_region_ready_fn)(void *ctx, struct dkm_client *c, struct dkm_grant *r,
+				    int err, const char *msg);
+
+/* Create a broker using cfg (borrowed: it must outlive the broker or be replaced) and t (owned). */
+int dkm_broker_new(const struct dkm_config *cfg, struct dkm_topology *t, dkm_region_ready_fn ready,
+		   void *ctx, struct dkm_broker **ret);
+/* Release every region, stop the worker, free everything. */
+struct dkm_broker *dkm_broker_free(struct dkm_broker *b);
+
+/* Replace the node map (takes ownership) and/or the configuration (borrowed). */
+void dkm_broker_set_topology(struct dkm_broker *b, struct dkm_topology *t);
+void dkm_broker_set_config(struct dkm_broker *b, const struct dkm_config *cfg);
+const struct dkm_topology *dkm_broker_topology(const struct dkm_broker *b);
+
+/* A new connection: refused with -EUSERS past max_clients, -EDQUOT past max_clients_per_uid. */
+int dkm_broker_client_new(struct dkm_broker *b, pid_t pid, uid_t uid, gid_t gid,
+			  struct dkm_client **ret, char *msg, size_t msgsize);
+/* The connection closed: every region returns now (pending ones when their worker job ends). */
+void dkm_broker_client_gone(struct dkm_broker *b, struct dkm_client *c);
+
+/*
+ * ALLOC_REGION. On success returns 0 with *ret ready to send, or 1 when it
+ * is being populated (the ready callback follows). On failure a negative
+ * errno and msg says why (naming the node and the figures).
+ */
+int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dkm_alloc_region *req,
+		     uint32_t seq, struct dkm_grant **ret, char *msg, size_t msgsize);
+/* RELEASE_REGION: -ENOENT if the client holds no region with that id. */
+int dkm_broker_release(struct dkm_broker *b, struct dkm_client *c, uint64_t id, char *msg,
+		       size_t msgsize);
+
+/* Descriptor that becomes readable when worker jobs finish; call dispatch then. */
+int dkm_broker_worker_fd(const struct dkm_broker *b);
+void dkm_broker_dispatch_worker(struct dkm_broker *b);
+
+/* STATUS_REPLY and CLIENTS_REPLY payloads (malloc'ed). */
+int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len);
+int dkm_broker_clients(struct dkm_broker *b, void **ret, size_t *ret_len);
+
+/* Totals for the one-line STATUS= of sd_notify. */
+void dkm_broker_totals(const struct dkm_broker *b, unsigned *nclients, unsigned *nregions,
+		       uint64_t *granted);
+/* Bytes granted on a node (all clients). */
+uint64_t dkm_broker_node_granted(const struct dkm_broker *b, int node);
+
+/* May the client use administrative requests (root or admin_group)? */
+bool dkm_broker_is_admin(const struct dkm_broker *b, const struct dkm_client *c);
+
+#endif

@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "config.h"
+#include "log.h"
+#include "util/format.h"
+#include "wire.h"
+
+/* Replies a peer may leave unread before it is dropped. */
+#define MAX_OUT_BYTES (4u * 1024 * 1024)
+/* recvmsg calls per wake-up of one connection, so that one peer cannot starve others. */
+#define MAX_READS_PER_WAKEUP 16
+
+struct out_msg {
+	void *buf;
+	size_t len, off;
+	int fd;                       /* descriptor to attach to the first byte, or -1 */
+	struct out_msg *next;
+};
+
+struct conn {
+	struct server *srv;
+	int fd;
+	struct event *ev_read, *ev_write;
+	struct dkm_rx rx;
+	struct out_msg *out_head, *out_tail;
+	size_t out_bytes;
+	struct dkm_client *client;
+	bool closing;                 /* close once the queue is flushed */
+	struct conn *prev, *next;
+};
+
+struct server {
+	const struct dkm_server_options *opt;
+	struct event_base *base;
+	struct dkm_config *cfg;
+	struct dkm_broker *broker;
+	int listen_fd;
+	bool activated;
+	char *socket_path;            /* ours to unlink at exit, or NULL */
+	struct event *ev_accept, *ev_accept_resume, *ev_worker, *ev_refresh, *ev_watchdog;
+	struct event *ev_sig[3];
+	struct conn *conns;
+	unsigned nconns;
+};
+
+static void conn_free(struct conn *c);
+
+/* ======================================================================
+ * Sending
+ * ====================================================================== */
+
+static void conn_flush(struct conn *c)
+{
+	while (c->out_head) {
+		struct out_msg *m = c->out_head;
+		bool first = m->off == 0;
+		ssize_t n = dkm_wire_send(c->fd, (char *)m->buf + m->off, m->len - m->off,
+					  first && m->fd >= 0 ? &m->fd : NULL,
+					  first && m->fd >= 0 ? 1 : 0, true);
+
+		if (n == -EAGAIN) {
+			event_add(c->ev_write, NULL);
+			return;
+		}
+		if (n < 0) {
+			log_debug("client %u (pid %d): send: %s", c->client ? c->client->id : 0,
+				  c->client ? (int)c->client->pid : 0, strerror((int)-n));
+			conn_free(c);
+			return;
+		}
+		m->off += (size_t)n;
+		if (m->fd >= 0) {
+			close(m->fd);
+			m->fd = -1;
+		}
+		if (m->off < m->len) {
+			event_add(c->ev_write, NULL);
+			return;
+		}
+		c->out_head = m->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		c->out_bytes -= m->len;
+		free(m->buf);
+		free(m);
+	}
+	event_del(c->ev_write);
+	if (c->closing)
+		conn_free(c);
+}
+
+/* Queue a message (fd is dup'ed) and try to send it. May free c: return after calling. */
+static void conn_send(struct conn *c, uint16_t type, uint32_t seq, const void *payload, size_t len,
+		      int fd)
+{
+	struct out_msg *m;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		goto fail;
+	m->fd = -1;
+	r = dkm_wire_encode(type, seq, payload, len, fd >= 0 ? 1 : 0, &m->buf, &m->len);
+	if (r < 0)
+		goto fail;
+	if (fd >= 0) {
+		m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (m->fd < 0)
+			goto fail;
+	}
+	if (c->out_bytes + m->len > MAX_OUT_BYTES) {
+		log_notice("client %u (pid %d) does not read its replies: dropped", c->client->id,
+			   (int)c->client->pid);
+		goto fail;
+	}
+	c->out_bytes += m->len;
+	if (c->out_tail)
+		c->out_tail->next = m;
+	else
+		c->out_head = m;
+	c->out_tail = m;
+	conn_flush(c);
+	return;
+fail:
+	if (m) {
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->buf);
+		free(m);
+	}
+	conn_free(c);
+}
+
+static void send_error(struct conn *c, uint16_t request_type, uint32_t seq, int err,
+		       const char *msg)
+{
+	struct dkm_error e = { 0 };
+
+	e.errno_value = err;
+	e.request_type = request_type;
+	snprintf(e.message, sizeof(e.message), "%s", msg && *msg ? msg : strerror(err));
+	conn_send(c, DKM_MSG_ERROR, seq, &e, sizeof(e), -1);
+}
+
+static void send_region(struct conn *c, struct dkm_grant *r)
+{
+	struct dkm_region reply = { 0 };
+
+	reply.id = r->id;
+	reply.size = r->size;
+	reply.kind = r->kind;
+	reply.flags = r->prefault ? DKM_ALLOC_PREFAULT : 0;
+	reply.nranges = r->nranges;
+	memcpy(reply.ranges, r->ranges, r->nranges * sizeof(r->ranges[0]));
+	conn_send(c, DKM_MSG_REGION, r->seq, &reply, sizeof(reply), r->fd);
+}
+
+/* Population finished (broker callback). */
+static void on_region_ready(void *ctx, struct dkm_client *cl, struct dkm_grant *r, int err,
+			    const char *msg)
+{
+	struct conn *c = cl->conn;
+
+	(void)ctx;
+	if (!c)
+		return;
+	if (err < 0) {
+		log_warning("client %u (pid %d): %s", cl->id, (int)cl->pid, msg);
+		send_error(c, DKM_MSG_ALLOC_REGION, r->seq, -err, msg);
+		return;
+	}
+	send_region(c, r);
+}
+
+/* ======================================================================
+ * Requests
+ * ====================================================================== */
+
+static void notify_status(struct server *s)
+{
+	unsigned nclients, nregions;
+	uint64_t granted;
+	char g[32];
+
+	dkm_broker_totals(s->broker, &nclients, &nregions, &granted);
+	sd_notifyf(0, "STATUS=serving %u client%s, %u region%s, %s granted", nclients,
+		   nclients == 1 ? "" : "s", nregions, nregions == 1 ? "" : "s",
+		   dkm_format_bytes(granted, g, sizeof(g)));
+}
+
+/* Keep printable ASCII of a peer-given name. */
+static void set_name(struct dkm_client *cl, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(cl->name) && name[i]; i++)
+		cl->name[i] = name[i] >= 0x20 && name[i] < 0x7f && name[i] != ':' ? name[i] : '_';
+	cl->name[i] = '\0';
+}
+
+static void handle_hello(struct conn *c, const struct dkm_msg *m)
+{
+	struct dkm_hello h;
+	struct dkm_hello_reply rep = { 0 };
+	struct server *s = c->srv;
+
+	memcpy(&h, m->payload, sizeof(h));
+	if (h.major != DKM_PROTO_MAJOR) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "unsupported protocol version %u (daemon speaks %u)",
+			 h.major, DKM_PROTO_MAJOR);
+		log_notice("client pid %d: %s", (int)c->client->pid, msg);
+		c->closing = true;
+		send_error(c, m->hdr.type, m->hdr.seq, EPROTONOSUPPORT, msg);
+		return;
+	}
+	c->client->hello = true;
+	set_name(c->client, h.name);
+	rep.major = DKM_PROTO_MAJOR;
+	rep.minor = DKM_PROTO_MINOR;
+	rep.client_id = c->client->id;
+	rep.max_region_size = s->cfg->max_region_size;
+	rep.max_regions = s->cfg->max_regions_per_client;
+	log_debug("client %u: pid %d uid %u \"%s\"", c->client->id, (int)c->client->pid,
+		  (unsigned)c->client->uid, c->client->name);
+	conn_send(c, DKM_MSG_HELLO_REPLY, m->hdr.seq, &rep, sizeof(rep), -1);
+}
+
+static void handle_alloc(struct conn *c, const struct dkm_msg *m)
+{
+	struct dkm_alloc_region req;
+	struct dkm_grant *r = NULL;
+	char msg[256] = "";
+	int ret;
+
+	memcpy(&req, m->payload, sizeof(req));
+	ret = dkm_broker_alloc(c->srv->broker, c->client, &req, m->hdr.seq, &r, msg, sizeof(msg));
+	if (ret < 0) {
+		log_info("client %u (pid %d uid %u): %s refused: %s", c->client->id,
+			 (int)c->client->pid, (unsigned)c->client->uid,
+			 dkm_kind_name(req.kind) ? dkm_kind_name(req.kind) : "?", msg);
+		send_error(c, m->hdr.type, m->hdr.seq, -ret, msg);
+		return;
+	}
+	if (ret == 0)
+		send_region(c, r);
+	/* ret == 1: on_region_ready replies when the worker is done */
+}
+
+static void handle_release(struct conn *c, const struct dkm_msg *m)
+{
+	struct dkm_release_region req;
+	char msg[256] = "";
+	int ret;
+
+	memcpy(&req, m->payload, sizeof(req));
+	ret = dkm_broker_release(c->srv->broker, c->client, req.id, msg, sizeof(msg));
+	if (ret < 0) {
+		send_error(c, m->hdr.type, m->hdr.seq, -ret, msg);
+		return;
+	}
+	conn_send(c, DKM_MSG_RELEASED, m->hdr.seq, &req, sizeof(req), -1);
+}
+
+static void handle_status(struct conn *c, const struct dkm_msg *m)
+{
+	void *buf;
+	size_t len;
+
+	if (dkm_broker_status(c->srv->broker, &buf, &len) < 0) {
+		send_error(c, m->hdr.type, m->hdr.seq, ENOMEM, "out of memory");
+		return;
+	}
+	conn_send(c, DKM_MSG_STATUS_REPLY, m->hdr.seq, buf, len, -1);
+	free(buf);
+}
+
+static void handle_clients(struct conn *c, const struct dkm_msg *m)
+{
+	void *buf;
+	size_t len;
+
+	if (!dkm_broker_is_admin(c->srv->broker, c->client)) {
+		send_error(c, m->hdr.type, m->hdr.seq, EPERM,
+			   "listing clients needs root or the admin_group");
+		return;
+	}
+	if (dkm_broker_clients(c->srv->broker, &buf, &len) < 0) {
+		send_error(c, m->hdr.type, m->hdr.seq, ENOMEM, "out of memory");
+		return;
+	}
+	conn_send(c, DKM_MSG_CLIENTS_REPLY, m->hdr.seq, buf, len, -1);
+	free(buf);
+}
+
+/* One message. Returns false when the peer broke the protocol (drop it). */
+static bool dispatch(struct conn *c, const struct dkm_msg *m)
+{
+	uint16_t type = m->hdr.type;
+
+	if (!c->client->hello && type != DKM_MSG_HELLO) {
+		log_info("client pid %d: %s before HELLO: dropped", (int)c->client->pid,
+			 dkm_msg_type_name(type));
+		return false;
+	}
+	switch (type) {
+	case DKM_MSG_HELLO:
+		if (c->client->hello) {
+			log_info("client %u (pid %d): second HELLO: dropped", c->client->id,
+				 (int)c->client->pid);
+			return false;
+		}
+		handle_hello(c, m);
+		return true;
+	case DKM_MSG_ALLOC_REGION:
+		handle_alloc(c, m);
+		return true;
+	case DKM_MSG_RELEASE_REGION:
+		handle_release(c, m);
+		return true;
+	case DKM_MSG_STATUS:
+		handle_status(c, m);
+		return true;
+	case DKM_MSG_CLIENTS:
+		handle_clients(c, m);
+		return true;
+	default:
+		log_info("client %u (pid %d): sent %s, which only the daemon sends: dropped",
+			 c->client->id, (int)c->client->pid, dkm_msg_type_name(type));
+		return false;
+	}
+}
+
+/* ======================================================================
+ * Connections
+ * ====================================================================== */
+
+static void conn_free(struct conn *c)
+{
+	struct server *s = c->srv;
+
+	if (c->fd < 0)
+		return; /* already being freed */
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	close(c->fd);
+	c->fd = -1;
+	dkm_rx_clear(&c->rx);
+	while (c->out_head) {
+		struct out_msg *m = c->out_head;
+
+		c->out_head = m->next;
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->buf);
+		free(m);
+	}
+	if (c->client) {
+		log_debug("client %u (pid %d) disconnected", c->client->id, (int)c->client->pid);
+		dkm_broker_client_gone(s->broker, c->client);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	free(c);
+}
+
+/*
+ * A connection is freed from inside its own callbacks (conn_send on error,
+ * conn_flush when closing). The read loop therefore checks, after each
+ * message, whether the connection still exists.
+ */
+static bool conn_alive(struct server *s, struct conn *c)
+{
+	for (struct conn *i = s->conns; i; i = i->next)
+		if (i == c)
+			return true;
+	return false;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct server *s = c->srv;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < MAX_READS_PER_WAKEUP; i++) {
+		ssize_t n = dkm_rx_fill(&c->rx, c->fd);
+
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			if (dkm_rx_pending(&c->rx))
+				log_info("client %u (pid %d): closed in the middle of a message",
+					 c->client->id, (int)c->client->pid);
+			conn_free(c);
+			return;
+		}
+		if (n < 0) {
+			log_info("client %u (pid %d): %s: dropped", c->client->id,
+				 (int)c->client->pid,
+				 n == -EPROTO	  ? "bad descriptors or control data"
+				 : n == -EMSGSIZE ? "message too large"
+						  : strerror((int)-n));
+			conn_free(c);
+			return;
+		}
+		for (;;) {
+			struct dkm_msg m;
+			int r = dkm_rx_next(&c->rx, &m);
+
+			if (r == 0)
+				break;
+			if (r < 0) {
+				log_info("client %u (pid %d): malformed message (%s): dropped",
+					 c->client->id, (int)c->client->pid, strerror(-r));
+				conn_free(c);
+				return;
+			}
+			if (c->closing) {
+				dkm_msg_clear(&m);
+				continue;
+			}
+			if (!dispatch(c, &m)) {
+				dkm_msg_clear(&m);
+				conn_free(c);
+				return;
+			}
+			dkm_msg_clear(&m);
+			if (!conn_alive(s, c))
+				return;
+		}
+	}
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_flush(arg);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(s->ev_accept, NULL);
+}
+
+static void refuse(int fd, uint16_t err, const char *msg)
+{
+	struct dkm_error e = { 0 };
+	void *buf;
+	size_t len;
+
+	e.errno_value = err;
+	e.request_type = DKM_MSG_HELLO;
+	snprintf(e.message, sizeof(e.message), "%s", msg);
+	if (dkm_wire_encode(DKM_MSG_ERROR, 0, &e, sizeof(e), 0, &buf, &len) == 0) {
+		(void)dkm_wire_send(fd, buf, len, NULL, 0, true);
+		free(buf);
+	}
+	close(fd);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct dkm_client *cl;
+		struct conn *c;
+		char msg[256];
+		int fd, r;
+
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				struct timeval tv = { 1, 0 };
+
+				log_warning("accept: %s: pausing new connections for 1 s",
+					    strerror(errno));
+				event_del(s->ev_accept);
+				event_add(s->ev_accept_resume, &tv);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warning("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+			log_warning("SO_PEERCRED: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		r = dkm_broker_client_new(s->broker, cred.pid, cred.uid, cred.gid, &cl, msg,
+					  sizeof(msg));
+		if (r < 0) {
+			log_notice("connection of pid %d uid %u refused: %s", (int)cred.pid,
+				   (unsigned)cred.uid, msg);
+			refuse(fd, (uint16_t)-r, msg);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			dkm_broker_client_gone(s->broker, cl);
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->fd = fd;
+		c->client = cl;
+		cl->conn = c;
+		dkm_rx_init(&c->rx);
+		c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+		c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
+			conn_free(c);
+			continue;
+		}
+	}
+}
+
+/* ======================================================================
+ * Socket
+ * ====================================================================== */
+
+static int make_socket(struct server *s, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("socket path %s is longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("%s exists and is not a socket: not removing it", path);
+			return -EEXIST;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			log_error("another daemon serves %s", path);
+			return -EADDRINUSE;
+		}
+		if (probe >= 0)
+			close(probe);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = -errno;
+			log_error("removing stale socket %s: %s", path, strerror(errno));
+			return r;
+		}
+		log_info("removed stale socket %s", path);
+	} else {
+		char dir[sizeof(sa.sun_path)], *slash;
+
+		strcpy(dir, path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) == 0)
+				log_info("created %s", dir);
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0777 & ~s->cfg->socket_mode);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0) {
+		r = -errno;
+		log_error("bind %s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (chmod(path, s->cfg->socket_mode) < 0)
+		log_warning("chmod %s: %s", path, strerror(errno));
+	if (s->cfg->socket_group != (gid_t)-1 && chown(path, (uid_t)-1, s->cfg->socket_group) < 0)
+		log_warning("chown %s to gid %u: %s", path, (unsigned)s->cfg->socket_group,
+			    strerror(errno));
+	if (listen(fd, SOMAXCONN) < 0) {
+		r = -errno;
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	s->socket_path = strdup(path);
+	return fd;
+}
+
+static int open_socket(struct server *s)
+{
+	int n = sd_listen_fds(1);
+
+	if (n > 1) {
+		log_error("systemd passed %d sockets, expected one", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		int fd = SD_LISTEN_FDS_START;
+
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_error("the socket systemd passed is not a listening Unix stream socket");
+			return -EINVAL;
+		}
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+			return -errno;
+		s->activated = true;
+		log_info("serving the socket passed by systemd");
+		return fd;
+	}
+	return make_socket(s, s->opt->socket_path ? s->opt->socket_path
+			      : s->cfg->socket    ? s->cfg->socket
+						  : DKM_DEFAULT_SOCKET);
+}
+
+/* ======================================================================
+ * Timers and signals
+ * ====================================================================== */
+
+static int read_map(struct server *s, const struct dkm_config *cfg, struct dkm_topology **ret)
+{
+	char err[512];
+	int r = dkm_topology_read(s->opt->sysfs_root, cfg->kmem_nodes_set ? &cfg->kmem_nodes : NULL,
+				  ret, err, sizeof(err));
+
+	if (r < 0)
+		log_error("reading the node map: %s", err[0] ? err : strerror(-r));
+	return r;
+}
+
+static void on_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct dkm_topology *t;
+
+	(void)fd;
+	(void)what;
+	if (read_map(s, s->cfg, &t) == 0)
+		dkm_broker_set_topology(s->broker, t);
+	notify_status(s);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_worker(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	dkm_broker_dispatch_worker(s->broker);
+}
+
+static void add_refresh(struct server *s)
+{
+	struct timeval tv = { s->cfg->refresh_interval_ms / 1000,
+			      (s->cfg->refresh_interval_ms % 1000) * 1000 };
+
+	event_add(s->ev_refresh, &tv);
+}
+
+static void reload(struct server *s)
+{
+	struct dkm_config *cfg;
+	struct dkm_topology *t;
+	char err[512];
+
+	sd_notify(0, "RELOADING=1");
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		goto out;
+	dkm_config_init(cfg);
+	if (dkm_config_load(cfg, s->opt->config_path, s->opt->config_must_exist, err,
+			    sizeof(err)) < 0) {
+		log_error("reload: %s; keeping the configuration in force", err);
+		goto fail;
+	}
+	if (read_map(s, cfg, &t) < 0) {
+		log_error("reload: keeping the configuration in force");
+		goto fail;
+	}
+	if ((cfg->socket && s->cfg->socket && strcmp(cfg->socket, s->cfg->socket)) ||
+	    cfg->socket_mode != s->cfg->socket_mode)
+		log_notice("reload: socket settings take effect at the next start");
+	dkm_broker_set_config(s->broker, cfg);
+	dkm_broker_set_topology(s->broker, t);
+	dkm_config_free(s->cfg);
+	free(s->cfg);
+	s->cfg = cfg;
+	add_refresh(s);
+	log_info("configuration reloaded from %s", s->opt->config_path);
+	goto out;
+fail:
+	dkm_config_free(cfg);
+	free(cfg);
+out:
+	sd_notify(0, "READY=1");
+	notify_status(s);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(s);
+		return;
+	}
+	log_info("%s: stopping", strsignal((int)sig));
+	event_base_loopbreak(s->base);
+}
+
+/* ======================================================================
+ * Run
+ * ====================================================================== */
+
+int dkm_server_run(const struct dkm_server_options *o)
+{
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct server s = { .opt = o, .listen_fd = -1 };
+	struct dkm_topology *t = NULL;
+	uint64_t wd_usec = 0;
+	char err[512];
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	s.cfg = calloc(1, sizeof(*s.cfg));
+	if (!s.cfg)
+		return -ENOMEM;
+	dkm_config_init(s.cfg);
+	r = dkm_config_load(s.cfg, o->config_path, o->config_must_exist, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	r = read_map(&s, s.cfg, &t);
+	if (r < 0)
+		goto out;
+	for (unsigned i = 0; i < t->nproblems; i++)
+		log_warning("node map: %s", t->problems[i]);
+	r = dkm_broker_new(s.cfg, t, on_region_ready, &s, &s.broker);
+	if (r < 0) {
+		dkm_topology_free(t);
+		log_error("starting the broker: %s", strerror(-r));
+		goto out;
+	}
+	s.base = event_base_new();
+	if (!s.base) {
+		r = -ENOMEM;
+		goto out;
+	}
+	s.listen_fd = open_socket(&s);
+	if (s.listen_fd < 0) {
+		r = s.listen_fd;
+		goto out;
+	}
+	s.ev_accept = event_new(s.base, s.listen_fd, EV_READ | EV_PERSIST, on_accept, &s);
+	s.ev_accept_resume = evtimer_new(s.base, on_accept_resume, &s);
+	s.ev_worker = event_new(s.base, dkm_broker_worker_fd(s.broker), EV_READ | EV_PERSIST,
+				on_worker, &s);
+	s.ev_refresh = event_new(s.base, -1, EV_PERSIST, on_refresh, &s);
+	for (int i = 0; i < 3; i++)
+		s.ev_sig[i] = evsignal_new(s.base, sigs[i], on_signal, &s);
+	if (!s.ev_accept || !s.ev_accept_resume || !s.ev_worker || !s.ev_refresh || !s.ev_sig[0] ||
+	    !s.ev_sig[1] || !s.ev_sig[2]) {
+		r = -ENOMEM;
+		goto out;
+	}
+	event_add(s.ev_accept, NULL);
+	event_add(s.ev_worker, NULL);
+	for (int i = 0; i < 3; i++)
+		event_add(s.ev_sig[i], NULL);
+	add_refresh(&s);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval tv = { (time_t)(wd_usec / 2 / 1000000),
+				      (suseconds_t)(wd_usec / 2 % 1000000) };
+
+		s.ev_watchdog = event_new(s.base, -1, EV_PERSIST, on_watchdog, &s);
+		if (s.ev_watchdog)
+			event_add(s.ev_watchdog, &tv);
+	}
+	{
+		const struct dkm_topology *m = dkm_broker_topology(s.broker);
+		struct dkm_bitmap kmem = DKM_BITMAP_INIT;
+		char list[128];
+
+		for (unsigned i = 0; i < m->nnodes; i++)
+			if (m->nodes[i].kind == DKM_NODE_KMEM)
+				(void)dkm_bitmap_set(&kmem, (unsigned)m->nodes[i].id);
+		dkm_bitmap_format_list(&kmem, list, sizeof(list));
+		log_info("serving %s; kmem nodes: %s%s", s.socket_path ? s.socket_path : "the systemd socket",
+			 list[0] ? list : "none",
+			 m->kmem_from_config ? " (from kmem_nodes= in the configuration)" : "");
+		dkm_bitmap_free(&kmem);
+	}
+	sd_notify(0, "READY=1");
+	notify_status(&s);
+	event_base_dispatch(s.base);
+	sd_notify(0, "STOPPING=1");
+	r = 0;
+out:
+	while (s.conns)
+		conn_free(s.conns);
+	dkm_broker_free(s.broker);
+	if (s.ev_accept)
+		event_free(s.ev_accept);
+	if (s.ev_accept_resume)
+		event_free(s.ev_accept_resume);
+	if (s.ev_worker)
+		event_free(s.ev_worker);
+	if (s.ev_refresh)
+		event_free(s.ev_refresh);
+	if (s.ev_watchdog)
+		event_free(s.ev_watchdog);
+	for (int i = 0; i < 3; i++)
+		if (s.ev_sig[i])
+			event_free(s.ev_sig[i]);
+	if (s.base)
+		event_base_free(s.base);
+	if (s.listen_fd >= 0)
+		close(s.listen_fd);
+	if (s.socket_path) {
+		unlink(s.socket_path);
+		free(s.socket_path);
+	}
+	dkm_config_free(s.cfg);
+	free(s.cfg);
+	return r;
+}

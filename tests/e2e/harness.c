@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "harness.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef DAXKMEMD_PATH
+#error "DAXKMEMD_PATH must be defined"
+#endif
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+static void show_log(const struct daemon *d)
+{
+	char line[512];
+	FILE *f = fopen(d->log, "r");
+
+	if (!f)
+		return;
+	fprintf(stderr, "---- daxkmemd log ----\n");
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fclose(f);
+}
+
+const char *daemon_wait_notify(struct daemon *d, const char *prefix, int timeout_ms)
+{
+	static char buf[4096];
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
+		int left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - (int)((now.tv_sec - start.tv_sec) * 1000 +
+					  (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return NULL;
+		n = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+			if (!strncmp(line, prefix, strlen(prefix)))
+				return line;
+	}
+}
+
+void daemon_start_args(struct daemon *d, const char *extra_conf, const char *const *extra_args)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char conf[1024], notify[160];
+	const char *argv[32];
+	int n = 0;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/dkm-e2e-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/daxkmemd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
+	snprintf(notify, sizeof(notify), "%s/notify", d->dir);
+	snprintf(conf, sizeof(conf), "kmem_nodes = 0\nsocket_group =\nreserve = 16M\n%s\n",
+		 extra_conf ? extra_conf : "");
+	write_file(d->conf, conf);
+
+	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(d->notify_fd, 0);
+	strcpy(sa.sun_path, notify);
+	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	argv[n++] = DAXKMEMD_PATH;
+	argv[n++] = "--foreground";
+	argv[n++] = "--config";
+	argv[n++] = d->conf;
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--verbose";
+	for (int i = 0; extra_args && extra_args[i] && n < 30; i++)
+		argv[n++] = extra_args[i];
+	argv[n] = NULL;
+
+	d->pid = fork();
+	ck_assert_int_ge(d->pid, 0);
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		setpgid(0, 0);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		setenv("NOTIFY_SOCKET", notify, 1);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		execv(DAXKMEMD_PATH, (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(d->pid, d->pid);
+	if (!daemon_wait_notify(d, "READY=1", 20000)) {
+		show_log(d);
+		kill(-d->pid, SIGKILL);
+		ck_abort_msg("daxkmemd did not send READY=1 within 20 s");
+	}
+}
+
+void daemon_start(struct daemon *d, const char *extra_conf)
+{
+	daemon_start_args(d, extra_conf, NULL);
+}
+
+bool daemon_alive(const struct daemon *d)
+{
+	return waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+void daemon_stop(struct daemon *d)
+{
+	char cmd[128];
+	int status = 0;
+
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	if (waitpid(d->pid, &status, 0) != d->pid)
+		status = -1;
+	kill(-d->pid, SIGKILL); /* anything left in its group */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		show_log(d);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "daxkmemd did not exit cleanly on SIGTERM (status 0x%x)", status);
+	/* the socket it made is gone */
+	ck_assert_int_ne(access(d->sock, F_OK), 0);
+	close(d->notify_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	ck_assert_int_eq(system(cmd), 0);
+	d->pid = 0;
+}
+
+int daemon_nfds(const struct daemon *d)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int daemon_nfds_settled(const struct daemon *d, int want, int timeout_ms)
+{
+	int n = daemon_nfds(d);
+
+	for (int waited = 0; n != want && waited < timeout_ms; waited += 10) {
+		poll(NULL, 0, 10);
+		n = daemon_nfds(d);
+	}
+	return n;
+}
+
+int daemon_nfds_quiet(const struct daemon *d)
+{
+	int n = daemon_nfds(d);
+
+	/* sd_notify opens a socket for a moment: take the least of a few looks */
+	for (int i = 0; i < 5; i++) {
+		int m;
+
+		poll(NULL, 0, 5);
+		m = daemon_nfds(d);
+		if (m < n)
+			n = m;
+	}
+	return n;
+}
+
+struct dkm_conn *client_open(const struct daemon *d, const char *name)
+{
+	struct dkm_conn *c = NULL;
+	char err[512];
+	int r = dkm_conn_open(d->sock, name, &c, err, sizeof(err));
+
+	ck_assert_msg(r == 0, "connecting: %s", err);
+	return c;
+}
+
+static struct dkm_msg status_msg(const struct daemon *d)
+{
+	struct dkm_conn *c = client_open(d, "status");
+	struct dkm_msg m;
+	int r = dkm_conn_status(c, &m);
+
+	ck_assert_msg(r == 0, "STATUS: %s", c->err);
+	dkm_conn_close(c);
+	return m;
+}
+
+uint64_t status_granted(const struct daemon *d, int node)
+{
+	struct dkm_msg m = status_msg(d);
+	struct dkm_status st;
+	struct dkm_status_node sn;
+	uint64_t v = 0;
+
+	memcpy(&st, m.payload, sizeof(st));
+	if (node < 0) {
+		v = st.granted;
+	} else {
+		for (unsigned i = 0; i < st.nnodes; i++) {
+			memcpy(&sn, (char *)m.payload + sizeof(st) + i * sizeof(sn), sizeof(sn));
+			if (sn.id == node)
+				v = sn.granted;
+		}
+	}
+	dkm_msg_clear(&m);
+	return v;
+}
+
+unsigned status_clients(const struct daemon *d)
+{
+	struct dkm_msg m = status_msg(d);
+	struct dkm_status st;
+
+	memcpy(&st, m.payload, sizeof(st));
+	dkm_msg_clear(&m);
+	return st.nclients - 1; /* not counting the asking connection */
+}
+
+bool wait_granted(const struct daemon *d, int node, uint64_t want, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		if (status_granted(d, node) == want)
+			return true;
+		poll(NULL, 0, 10);
+	}
+	return false;
+}
+
+struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags)
+{
+	struct dkm_alloc_region req = { 0 };
+	unsigned cpu, node;
+
+	req.kind = kind;
+	req.size = size;
+	req.flags = flags;
+	ck_assert_int_eq(getcpu(&cpu, &node), 0);
+	req.cpu_node = (int32_t)node;
+	return req;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * End-to-end harness: each test gets its own temp directory, socket, config
+ * and NOTIFY_SOCKET; daxkmemd runs in its own process group and readiness is
+ * awaited on READY=1 (poll with a timeout, never a sleep).
+ */
+#ifndef DKM_E2E_HARNESS_H
+#define DKM_E2E_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conn.h"
+
+struct daemon {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char conf[128];
+	char log[128];
+	int notify_fd;
+};
+
+/* Start daxkmemd with node 0 as the kmem node and extra config lines; fails the test on error. */
+void daemon_start(struct daemon *d, const char *extra_conf);
+/* Start with argv appended after the standard options, and no readiness wait if !wait. */
+void daemon_start_args(struct daemon *d, const char *extra_conf, const char *const *extra_args);
+/* SIGTERM, wait, check exit status 0; remove the directory. */
+void daemon_stop(struct daemon *d);
+/* Number of descriptors the daemon has open. */
+int daemon_nfds(const struct daemon *d);
+/* Poll until the daemon has want descriptors open (connections close asynchronously). */
+int daemon_nfds_settled(const struct daemon *d, int want, int timeout_ms);
+/* The count when nothing transient is open. */
+int daemon_nfds_quiet(const struct daemon *d);
+/* True while the process exists. */
+bool daemon_alive(const struct daemon *d);
+/* Wait for a "KEY=..." line on the notify socket; returns it (static buffer) or NULL. */
+const char *daemon_wait_notify(struct daemon *d, const char *prefix, int timeout_ms);
+
+struct dkm_conn *client_open(const struct daemon *d, const char *name);
+/* STATUS: granted bytes on node (-1: total of all). */
+uint64_t status_granted(const struct daemon *d, int node);
+unsigned status_clients(const struct daemon *d);
+/* Poll STATUS until granted on node is want; true if reached within timeout. */
+bool wait_granted(const struct daemon *d, int node, uint64_t want, int timeout_ms);
+
+/* A request for the CPU node the calling thread runs on. */
+struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags);
+
+#endif

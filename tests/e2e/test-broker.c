@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* daxkmemd end to end, with node 0 configured as the kmem node. */
+#include <errno.h>
+#include <fcntl.h>
+#include <numaif.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "topology.h"
+#include "test-common.h"
+#include "wire.h"
+
+#define MIB (1024ull * 1024)
+
+static long page;
+
+/* Map the region and check every page's node and the policy mode. */
+static void check_placement(int fd, uint64_t size, int want_mode, int want_node, bool touch)
+{
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	unsigned long mask[16] = { 0 };
+	int mode = -1;
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	if (touch)
+		memset(p, 0x5a, size);
+	ck_assert_int_eq(get_mempolicy(&mode, mask, 16 * 64, p, MPOL_F_ADDR), 0);
+	ck_assert_int_eq(mode, want_mode);
+	ck_assert(mask[0] & (1ul << want_node));
+	for (uint64_t off = 0; off < size; off += (uint64_t)page * 61) {
+		int node = -1;
+
+		ck_assert_int_eq(get_mempolicy(&node, NULL, 0, p + off, MPOL_F_NODE | MPOL_F_ADDR), 0);
+		ck_assert_int_eq(node, want_node);
+	}
+	munmap(p, size);
+}
+
+static void check_sealed(int fd, uint64_t size)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	ck_assert_int_eq(seals & (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
+			 F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, size);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size / 2), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+}
+
+START_TEST(test_region_kinds)
+{
+	static const struct {
+		uint32_t kind, flags;
+		int mode;
+	} cases[] = {
+		{ DKM_KIND_KMEM, 0, MPOL_BIND },
+		{ DKM_KIND_KMEM_ALL, 0, MPOL_BIND },
+		{ DKM_KIND_KMEM_PREFERRED, 0, MPOL_PREFERRED },
+		{ DKM_KIND_KMEM, DKM_ALLOC_NO_PREFAULT, MPOL_BIND },
+		{ DKM_KIND_KMEM_PREFERRED, DKM_ALLOC_NO_PREFAULT, MPOL_PREFERRED },
+	};
+	struct daemon d;
+	struct dkm_conn *c;
+
+	daemon_start(&d, NULL);
+	c = client_open(&d, "kinds");
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dkm_alloc_region req = alloc_req(cases[i].kind, 8 * MIB, cases[i].flags);
+		struct dkm_region reg;
+		struct stat st;
+		int fd = -1;
+
+		ck_assert_msg(dkm_conn_alloc(c, &req, &reg, &fd) == 0, "case %u: %s", i, c->err);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_uint_eq(reg.size, 8 * MIB);
+		ck_assert_uint_eq(reg.kind, cases[i].kind);
+		ck_assert_uint_eq(reg.nranges, 1);
+		ck_assert_int_eq(reg.ranges[0].node, 0);
+		check_sealed(fd, 8 * MIB);
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		if (cases[i].flags & DKM_ALLOC_NO_PREFAULT) {
+			/* nothing populated: pages fault in, bound, in the client */
+			ck_assert_uint_eq(reg.flags & DKM_ALLOC_PREFAULT, 0);
+			ck_assert_uint_lt((uint64_t)st.st_blocks * 512, 8 * MIB);
+		} else {
+			ck_assert_uint_ne(reg.flags & DKM_ALLOC_PREFAULT, 0);
+			ck_assert_uint_eq((uint64_t)st.st_blocks * 512, 8 * MIB);
+		}
+		check_placement(fd, 8 * MIB, cases[i].mode, 0, true);
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		ck_assert_uint_eq((uint64_t)st.st_blocks * 512, 8 * MIB);
+		ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
+		ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
+		ck_assert_uint_eq(status_granted(&d, 0), 0);
+		close(fd);
+	}
+	dkm_conn_close(c);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_release_and_disconnect)
+{
+	struct daemon d;
+	struct dkm_conn *c, *other;
+	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 4 * MIB, 0);
+	struct dkm_region reg, reg2;
+	int fd, fd2;
+
+	daemon_start(&d, NULL);
+	c = client_open(&d, "release");
+	other = client_open(&d, "other");
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg2, &fd2), 0);
+	ck_assert_uint_ne(reg.id, reg2.id);
+	ck_assert_uint_eq(status_granted(&d, -1), 8 * MIB);
+	/* only the owner can release a region */
+	ck_assert_int_eq(dkm_conn_release(other, reg.id), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(other->err, "holds no region"));
+	ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
+	ck_assert_int_eq(dkm_conn_release(c, reg.id), -ENOENT);
+	ck_assert_uint_eq(status_granted(&d, 0), 4 * MIB);
+	/* the memory stays usable in the client after release: the kernel frees it at unmap */
+	check_placement(fd, 4 * MIB, MPOL_BIND, 0, true);
+	close(fd);
+	/* disconnecting returns everything the client held */
+	dkm_conn_close(c);
+	ck_assert(wait_granted(&d, 0, 0, 5000));
+	close(fd2);
+	dkm_conn_close(other);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_quota)
+{
+	struct daemon d;
+	struct dkm_conn *c;
+	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 8 * MIB, DKM_ALLOC_NO_PREFAULT);
+	struct dkm_region reg;
+	int fd, fd2;
+
+	daemon_start(&d, "quota = 12M");
+	c = client_open(&d, "quota");
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd2), -EDQUOT);
+	ck_assert_msg(strstr(c->err, "uid 0 is over its quota of 12.0 MiB: 8.0 MiB granted, 8.0 MiB asked"),
+		      "%s", c->err);
+	/* the quota is per uid, over all its connections */
+	{
+		struct dkm_conn *c2 = client_open(&d, "quota2");
+
+		ck_assert_int_eq(dkm_conn_alloc(c2, &req, &reg, &fd2), -EDQUOT);
+		dkm_conn_close(c2);
+	}
+	ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
+	close(fd);
+	dkm_conn_close(c);
+	daemon_stop(&d);
+
+	/* [quota] overrides the default for one user */
+	daemon_start(&d, "quota = 1G\n[quota]\nroot = 4M");
+	c = client_open(&d, "quota3");
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EDQUOT);
+	dkm_conn_close(c);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_capacity)
+{
+	struct daemon d;
+	struct dkm_conn *c;
+	struct dkm_region reg;
+	struct dkm_alloc_region req;
+	uint64_t total, freeb;
+	int fd;
+
+	ck_assert_int_eq(dkm_read_node_meminfo("/sys", 0, &total, &freeb), 0);
+	daemon_start(&d, "max_region_size = 64T");
+	c = client_open(&d, "capacity");
+	/* more than the node has free: refused before anything is touched */
+	req = alloc_req(DKM_KIND_KMEM, (total + 64 * MIB) & ~(uint64_t)(page - 1), 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
+	ck_assert_msg(strstr(c->err, "KMEM: node 0 cannot take") && strstr(c->err, "free, less") &&
+			      strstr(c->err, "16.0 MiB reserve"),
+		      "%s", c->err);
+	req.kind = DKM_KIND_KMEM_ALL;
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
+	ck_assert_msg(strstr(c->err, "KMEM_ALL: no room for"), "%s", c->err);
+	req.kind = DKM_KIND_KMEM_PREFERRED;
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
+	ck_assert_uint_eq(status_granted(&d, -1), 0);
+	/* grants not yet resident count against the node: two halves of the free memory
+	 * without prefault cannot both be granted */
+	req = alloc_req(DKM_KIND_KMEM, (freeb / 2 + 64 * MIB) & ~(uint64_t)(page - 1),
+			DKM_ALLOC_NO_PREFAULT);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
+	ck_assert_msg(strstr(c->err, "granted but not yet resident"), "%s", c->err);
+	ck_assert(daemon_alive(&d));
+	dkm_conn_close(c);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_bad_requests)
+{
+	struct daemon d;
+	struct dkm_conn *c;
+	struct dkm_region reg;
+	struct dkm_alloc_region req;
+	int fd;
+
+	daemon_start(&d, "max_region_size = 64M\nmax_regions_per_client = 2");
+	c = client_open(&d, "bad");
+	req = alloc_req(DKM_KIND_KMEM, 4 * MIB, 0);
+	req.cpu_node = 7;
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EINVAL);
+	ck_assert_str_eq(c->err, "CPU node 7 is not an online node with CPUs");
+	req = alloc_req(DKM_KIND_KMEM, 4 * MIB + 1, 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(c->err, "not a multiple of the page size"));
+	req = alloc_req(DKM_KIND_KMEM, 128 * MIB, 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EFBIG);
+	ck_assert_str_eq(c->err, "128.0 MiB is larger than max_region_size 64.0 MiB");
+	/* DAXKMEM_NODES naming a node that does not exist */
+	req = alloc_req(DKM_KIND_KMEM, 4 * MIB, 0);
+	dkm_nodeset_set(&req.kmem_nodes, 0);
+	dkm_nodeset_set(&req.kmem_nodes, 9);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(c->err, "DAXKMEM_NODES names node(s) 9"));
+	/* naming node 0 itself is fine */
+	req = alloc_req(DKM_KIND_KMEM, 4 * MIB, 0);
+	dkm_nodeset_set(&req.kmem_nodes, 0);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	close(fd);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	close(fd);
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EMFILE);
+	ck_assert_ptr_nonnull(strstr(c->err, "max_regions_per_client=2"));
+	/* the connection is still good after refusals */
+	ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
+	dkm_conn_close(c);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_sigkill_frees)
+{
+	struct daemon d;
+	int pipefd[2], status;
+	pid_t child;
+	char ok;
+
+	daemon_start(&d, NULL);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct dkm_conn *c = client_open(&d, "victim");
+		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 16 * MIB, 0);
+		struct dkm_region reg;
+		int fd;
+
+		if (dkm_conn_alloc(c, &req, &reg, &fd) < 0 ||
+		    dkm_conn_alloc(c, &req, &reg, &fd) < 0)
+			_exit(1);
+		if (write(pipefd[1], "k", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], &ok, 1), 1);
+	ck_assert_uint_eq(status_granted(&d, 0), 32 * MIB);
+	kill(child, SIGKILL);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(wait_granted(&d, 0, 0, 5000));
+	ck_assert_uint_eq(status_clients(&d), 0);
+	close(pipefd[0]);
+	daemon_stop(&d);
+}
+END_TEST
+
+#define NCLIENTS 200
+
+START_TEST(test_many_clients)
+{
+	static struct dkm_conn *c[NCLIENTS];
+	static int fds[NCLIENTS];
+	struct daemon d;
+	int before;
+
+	daemon_start(&d, NULL);
+	before = daemon_nfds_quiet(&d);
+	for (int i = 0; i < NCLIENTS; i++)
+		c[i] = client_open(&d, "many");
+	for (int i = 0; i < NCLIENTS; i++) {
+		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 1 * MIB, i % 2 ? DKM_ALLOC_NO_PREFAULT : 0);
+		struct dkm_region reg;
+
+		ck_assert_msg(dkm_conn_alloc(c[i], &req, &reg, &fds[i]) == 0, "client %d: %s", i,
+			      c[i]->err);
+	}
+	ck_assert_uint_eq(status_clients(&d), NCLIENTS);
+	ck_assert_uint_eq(status_granted(&d, 0), NCLIENTS * MIB);
+	/* one socket and one memfd per client */
+	ck_assert_int_eq(daemon_nfds_settled(&d, before + 2 * NCLIENTS, 5000), before + 2 * NCLIENTS);
+	for (int i = 0; i < NCLIENTS; i++) {
+		dkm_conn_close(c[i]);
+		close(fds[i]);
+	}
+	ck_assert(wait_granted(&d, 0, 0, 10000));
+	ck_assert_uint_eq(status_clients(&d), 0);
+	ck_assert_int_eq(daemon_nfds_settled(&d, before, 5000), before);
+	daemon_stop(&d);
+}
+END_TEST
+
+static int raw_connect(const struct daemon *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, d->sock);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* The daemon closes the connection: read() reaches EOF (after any ERROR reply). */
+static void expect_dropped(int fd)
+{
+	char buf[512];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		ssize_t n;
+
+		ck_assert_msg(poll(&p, 1, 5000) == 1, "daemon did not drop the connection");
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+	}
+	close(fd);
+}
+
+static void send_raw(int fd, const void *buf, size_t len)
+{
+	ck_assert_int_eq(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* For bytes the daemon may already have refused (it drops a peer as soon as it can tell). */
+static void send_maybe(int fd, const void *buf, size_t len)
+{
+	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+	ck_assert_msg(n == (ssize_t)len || (n < 0 && (errno == EPIPE || errno == ECONNRESET)),
+		      "send: %zd %s", n, strerror(errno));
+}
+
+static void send_hello(int fd, uint16_t major)
+{
+	struct dkm_hello h = { .major = major, .minor = 0 };
+	void *buf;
+	size_t len;
+
+	strcpy(h.name, "hostile");
+	ck_assert_int_eq(dkm_wire_encode(DKM_MSG_HELLO, 1, &h, sizeof(h), 0, &buf, &len), 0);
+	send_raw(fd, buf, len);
+	free(buf);
+}
+
+static void still_serving(const struct daemon *d)
+{
+	struct dkm_conn *c = client_open(d, "bystander");
+	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 1 * MIB, 0);
+	struct dkm_region reg;
+	int fd;
+
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	close(fd);
+	dkm_conn_close(c);
+}
+
+START_TEST(test_hostile)
+{
+	struct daemon d;
+	struct dkm_conn *bystander;
+	struct dkm_alloc_region req;
+	struct dkm_region reg;
+	int before, fd, regfd;
+	char garbage[4096];
+
+	daemon_start(&d, NULL);
+	/* a well-behaved client holding memory throughout */
+	bystander = client_open(&d, "bystander");
+	req = alloc_req(DKM_KIND_KMEM, 2 * MIB, 0);
+	ck_assert_int_eq(dkm_conn_alloc(bystander, &req, &reg, &regfd), 0);
+	before = daemon_nfds_quiet(&d);
+
+	/* garbage */
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (char)(i * 7 + 3);
+	fd = raw_connect(&d);
+	send_maybe(fd, garbage, sizeof(garbage));
+	expect_dropped(fd);
+
+	/* a header announcing a huge payload */
+	{
+		struct dkm_msg_header h = { .magic = DKM_PROTO_MAGIC, .major = DKM_PROTO_MAJOR,
+					    .type = DKM_MSG_HELLO, .payload_len = 1u << 30 };
+
+		fd = raw_connect(&d);
+		send_raw(fd, &h, sizeof(h));
+		expect_dropped(fd);
+	}
+
+	/* half a header, then close */
+	fd = raw_connect(&d);
+	{
+		struct dkm_msg_header h = { .magic = DKM_PROTO_MAGIC, .major = DKM_PROTO_MAJOR };
+
+		send_raw(fd, &h, 10);
+		close(fd);
+	}
+
+	/* a request before HELLO */
+	{
+		void *buf;
+		size_t len;
+
+		fd = raw_connect(&d);
+		ck_assert_int_eq(dkm_wire_encode(DKM_MSG_STATUS, 1, NULL, 0, 0, &buf, &len), 0);
+		send_raw(fd, buf, len);
+		free(buf);
+		expect_dropped(fd);
+	}
+
+	/* an unknown protocol major: a clear ERROR, then the close */
+	{
+		struct dkm_rx rx;
+		struct dkm_msg m;
+		struct dkm_error e;
+
+		fd = raw_connect(&d);
+		send_hello(fd, 99);
+		dkm_rx_init(&rx);
+		ck_assert_int_eq(dkm_wire_recv_msg(fd, &rx, &m, 5000), 0);
+		ck_assert_uint_eq(m.hdr.type, DKM_MSG_ERROR);
+		memcpy(&e, m.payload, sizeof(e));
+		ck_assert_int_eq(e.errno_value, EPROTONOSUPPORT);
+		ck_assert_str_eq(e.message, "unsupported protocol version 99 (daemon speaks 1)");
+		dkm_msg_clear(&m);
+		dkm_rx_clear(&rx);
+		expect_dropped(fd);
+	}
+
+	/* a flood of descriptors where none are expected */
+	{
+		int pipes[2], many[64];
+		char cbuf[CMSG_SPACE(sizeof(many))];
+		struct dkm_msg_header h = { .magic = DKM_PROTO_MAGIC, .major = DKM_PROTO_MAJOR,
+					    .type = DKM_MSG_STATUS };
+		struct iovec iov = { &h, sizeof(h) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		char b;
+
+		ck_assert_int_eq(pipe2(pipes, O_CLOEXEC), 0);
+		for (int i = 0; i < 64; i++)
+			many[i] = pipes[1];
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(many));
+		memcpy(CMSG_DATA(cm), many, sizeof(many));
+		fd = raw_connect(&d);
+		send_hello(fd, DKM_PROTO_MAJOR);
+		ck_assert_int_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)sizeof(h));
+		close(pipes[1]);
+		expect_dropped(fd);
+		/* every copy of the write end the daemon received was closed: EOF */
+		ck_assert_int_eq(read(pipes[0], &b, 1), 0);
+		close(pipes[0]);
+	}
+
+	/* a daemon-only message type from a client */
+	{
+		struct dkm_release_region rel = { .id = 1 };
+		void *buf;
+		size_t len;
+
+		fd = raw_connect(&d);
+		send_hello(fd, DKM_PROTO_MAJOR);
+		ck_assert_int_eq(dkm_wire_encode(DKM_MSG_RELEASED, 2, &rel, sizeof(rel), 0, &buf, &len), 0);
+		send_raw(fd, buf, len);
+		free(buf);
+		expect_dropped(fd);
+	}
+
+	/* trailing bytes after a valid HELLO payload */
+	{
+		struct dkm_msg_header h = { .magic = DKM_PROTO_MAGIC, .major = DKM_PROTO_MAJOR,
+					    .type = DKM_MSG_HELLO,
+					    .payload_len = sizeof(struct dkm_hello) + 4 };
+		char body[sizeof(struct dkm_hello) + 4] = { 0 };
+
+		fd = raw_connect(&d);
+		send_raw(fd, &h, sizeof(h));
+		send_maybe(fd, body, sizeof(body));
+		expect_dropped(fd);
+	}
+
+	still_serving(&d);
+	/* the bystander's region and connection are intact */
+	ck_assert_uint_eq(status_granted(&d, 0), 2 * MIB);
+	ck_assert_int_eq(dkm_conn_release(bystander, reg.id), 0);
+	close(regfd);
+	ck_assert(daemon_alive(&d));
+	/* no descriptor leaked: only the released region's memfd is gone */
+	ck_assert_int_eq(daemon_nfds_settled(&d, before - 1, 5000), before - 1);
+	dkm_conn_close(bystander);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_reload)
+{
+	struct daemon d;
+	struct dkm_conn *c;
+	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 8 * MIB, DKM_ALLOC_NO_PREFAULT);
+	struct dkm_region reg;
+	FILE *f;
+	int fd;
+
+	daemon_start(&d, NULL);
+	c = client_open(&d, "reload");
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	close(fd);
+	/* a new quota takes effect on SIGHUP; grants already made stay */
+	f = fopen(d.conf, "a");
+	fputs("quota = 4M\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 10000));
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EDQUOT);
+	ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
+	/* a broken configuration is refused and the old one stays in force */
+	f = fopen(d.conf, "a");
+	fputs("bogus = 1\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 10000));
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EDQUOT);
+	ck_assert(daemon_alive(&d));
+	dkm_conn_close(c);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_stale_socket_and_status)
+{
+	struct daemon d;
+	const char *status;
+
+	daemon_start(&d, NULL);
+	status = daemon_wait_notify(&d, "STATUS=", 5000);
+	/* STATUS= may have come with READY=1; a refresh sends it again within a second */
+	ck_assert_ptr_nonnull(status);
+	ck_assert_ptr_nonnull(strstr(status, "STATUS=serving "));
+	daemon_stop(&d);
+}
+END_TEST
+
+static Suite *broker_suite(void)
+{
+	Suite *s = suite_create("broker-e2e");
+	TCase *tc = tcase_create("e2e");
+
+	page = sysconf(_SC_PAGESIZE);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_region_kinds);
+	tcase_add_test(tc, test_release_and_disconnect);
+	tcase_add_test(tc, test_quota);
+	tcase_add_test(tc, test_capacity);
+	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_sigkill_frees);
+	tcase_add_test(tc, test_many_clients);
+	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_stale_socket_and_status);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+DKM_TEST_MAIN(broker_suite)
