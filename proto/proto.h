@@ -44,7 +44,8 @@ struct dkm_msg_header {
 	uint32_t flags;       /* none defined in v1: must be 0 */
 	uint32_t payload_len; /* bytes following the header */
 	uint32_t nfds;        /* descriptors carried */
-	uint32_t seq;         /* request: chosen by the client; reply: the request's seq */
+	uint32_t seq;         /* request: chosen by the client, from 1; reply: the request's seq;
+			       * 0: an ERROR about the connection (refused at accept) */
 };
 _Static_assert(sizeof(struct dkm_msg_header) == 24, "header is 24 bytes on the wire");
 

@@ -636,6 +636,22 @@ int dkm_wire_recv_msg(int sock, struct dkm_rx *rx, struct dkm_msg *m, int timeou
 	}
 }
 
+/* An ERROR with seq 0 is about the connection, not a request: the daemon
+ * refusing it at accept (too many clients), before any request was read. */
+static bool connection_error(const struct dkm_msg *m)
+{
+	return m->hdr.type == DKM_MSG_ERROR && m->hdr.seq == 0;
+}
+
+static int take_error(struct dkm_msg *reply, struct dkm_msg *m)
+{
+	struct dkm_error e;
+
+	memcpy(&e, reply->payload, sizeof(e));
+	*m = *reply;
+	return -e.errno_value; /* > 0: validated */
+}
+
 int dkm_wire_call(int sock, struct dkm_rx *rx, uint16_t type, uint32_t seq, const void *payload,
 		  size_t len, uint16_t reply_type, struct dkm_msg *m, int timeout_ms)
 {
@@ -643,23 +659,21 @@ int dkm_wire_call(int sock, struct dkm_rx *rx, uint16_t type, uint32_t seq, cons
 	int r;
 
 	r = dkm_wire_send_msg(sock, type, seq, payload, len, NULL, 0);
-	if (r < 0)
+	if (r < 0) {
+		/* closed on us: the reason may be waiting to be read */
+		if ((r == -EPIPE || r == -ECONNRESET) && dkm_wire_recv_msg(sock, rx, &reply, 0) == 0) {
+			if (connection_error(&reply))
+				return take_error(&reply, m);
+			dkm_msg_clear(&reply);
+		}
 		return r;
+	}
 	r = dkm_wire_recv_msg(sock, rx, &reply, timeout_ms);
 	if (r < 0)
 		return r;
-	if (reply.hdr.seq != seq) {
-		dkm_msg_clear(&reply);
-		return -EPROTO;
-	}
-	if (reply.hdr.type == DKM_MSG_ERROR) {
-		struct dkm_error e;
-
-		memcpy(&e, reply.payload, sizeof(e));
-		*m = reply;
-		return -e.errno_value; /* > 0: validated */
-	}
-	if (reply.hdr.type != reply_type) {
+	if (reply.hdr.type == DKM_MSG_ERROR && (reply.hdr.seq == seq || connection_error(&reply)))
+		return take_error(&reply, m);
+	if (reply.hdr.seq != seq || reply.hdr.type != reply_type) {
 		dkm_msg_clear(&reply);
 		return -EPROTO;
 	}

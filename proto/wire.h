@@ -110,7 +110,9 @@ int dkm_wire_recv_msg(int sock, struct dkm_rx *rx, struct dkm_msg *m, int timeou
 /*
  * Request/reply: send a request and wait for the reply with the same seq.
  * An ERROR reply returns -errno_value with *m holding the dkm_error. A reply
- * of a type other than reply_type or ERROR is -EPROTO.
+ * of a type other than reply_type or ERROR is -EPROTO, as is one with another
+ * seq, except an ERROR with seq 0: the daemon refusing the connection itself
+ * (also read when sending failed with EPIPE). Number requests from 1.
  */
 int dkm_wire_call(int sock, struct dkm_rx *rx, uint16_t type, uint32_t seq, const void *payload,
 		  size_t len, uint16_t reply_type, struct dkm_msg *m, int timeout_ms);

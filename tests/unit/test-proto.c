@@ -1228,6 +1228,26 @@ START_TEST(test_call_bad_reply)
 			 -EPROTO);
 	ctx_close(&c);
 
+	/* an ERROR with seq 0 is about the connection: it answers any request */
+	ctx_open(&c);
+	ck_assert_int_eq(dkm_wire_send_msg(c.sv[0], DKM_MSG_ERROR, 0, p, len, NULL, 0), 0);
+	ck_assert_int_eq(dkm_wire_call(c.sv[1], &c.rx, DKM_MSG_STATUS, 5, NULL, 0,
+				       DKM_MSG_STATUS_REPLY, &m, 1000),
+			 -ENOSPC);
+	ck_assert_uint_eq(m.hdr.seq, 0);
+	dkm_msg_clear(&m);
+	ctx_close(&c);
+
+	/* ... also when the daemon closed before the request could be sent */
+	ctx_open(&c);
+	ck_assert_int_eq(dkm_wire_send_msg(c.sv[0], DKM_MSG_ERROR, 0, p, len, NULL, 0), 0);
+	ctx_close_peer(&c);
+	ck_assert_int_eq(dkm_wire_call(c.sv[1], &c.rx, DKM_MSG_HELLO, 1, NULL, 0,
+				       DKM_MSG_HELLO_REPLY, &m, 1000),
+			 -ENOSPC);
+	dkm_msg_clear(&m);
+	ctx_close(&c);
+
 	/* no answer */
 	ctx_open(&c);
 	ck_assert_int_eq(dkm_wire_call(c.sv[1], &c.rx, DKM_MSG_STATUS, 5, NULL, 0,
