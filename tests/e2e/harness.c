@@ -132,6 +132,45 @@ void daemon_start(struct daemon *d, const char *extra_conf)
 	daemon_start_args(d, extra_conf, NULL);
 }
 
+int daemon_run_once(const char *const *args, char *out, size_t outsize, int timeout_ms)
+{
+	char log[] = "/tmp/dkm-e2e-out-XXXXXX";
+	const char *argv[32];
+	int n = 0, status = 0, fd;
+	pid_t pid;
+	ssize_t len;
+
+	fd = mkstemp(log);
+	ck_assert_int_ge(fd, 0);
+	argv[n++] = DAXKMEMD_PATH;
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		unsetenv("NOTIFY_SOCKET");
+		execv(DAXKMEMD_PATH, (char *const *)argv);
+		_exit(127);
+	}
+	for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited += 10) {
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			status = -1;
+			break;
+		}
+		poll(NULL, 0, 10);
+	}
+	len = pread(fd, out, outsize - 1, 0);
+	out[len > 0 ? len : 0] = '\0';
+	close(fd);
+	unlink(log);
+	return status < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 bool daemon_alive(const struct daemon *d)
 {
 	return waitpid(d->pid, NULL, WNOHANG) == 0;

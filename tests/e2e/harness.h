@@ -26,6 +26,12 @@ struct daemon {
 void daemon_start(struct daemon *d, const char *extra_conf);
 /* Start with argv appended after the standard options, and no readiness wait if !wait. */
 void daemon_start_args(struct daemon *d, const char *extra_conf, const char *const *extra_args);
+/*
+ * Run daxkmemd with args (after the program name) in the foreground, at most
+ * timeout_ms; returns its exit status (-1 if it had to be killed) and its
+ * output in out.
+ */
+int daemon_run_once(const char *const *args, char *out, size_t outsize, int timeout_ms);
 /* SIGTERM, wait, check exit status 0; remove the directory. */
 void daemon_stop(struct daemon *d);
 /* Number of descriptors the daemon has open. */

@@ -572,17 +572,84 @@ START_TEST(test_reload)
 }
 END_TEST
 
-START_TEST(test_stale_socket_and_status)
+START_TEST(test_socket_path)
 {
 	struct daemon d;
 	const char *status;
+	char out[4096], path[160];
+	int fd;
 
 	daemon_start(&d, NULL);
 	status = daemon_wait_notify(&d, "STATUS=", 5000);
-	/* STATUS= may have come with READY=1; a refresh sends it again within a second */
 	ck_assert_ptr_nonnull(status);
 	ck_assert_ptr_nonnull(strstr(status, "STATUS=serving "));
-	daemon_stop(&d);
+
+	/* a second daemon on a socket that is served refuses, and the first goes on */
+	{
+		const char *args[] = { "--config", d.conf, "--socket", d.sock, NULL };
+
+		ck_assert_int_eq(daemon_run_once(args, out, sizeof(out), 5000), 1);
+		ck_assert_msg(strstr(out, "another daemon serves") != NULL, "%s", out);
+		still_serving(&d);
+	}
+
+	/* a daemon killed outright leaves its socket behind: the next one removes it */
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	ck_assert_int_eq(access(d.sock, F_OK), 0);
+	{
+		struct daemon d2;
+		char extra[256];
+
+		/* start on the same path: reuse the first daemon's directory */
+		snprintf(extra, sizeof(extra), "socket = %s", d.sock);
+		d2 = d;
+		daemon_start_args(&d2, extra, (const char *const[]){ "--socket", d.sock, NULL });
+		strcpy(d2.sock, d.sock);
+		still_serving(&d2);
+		{
+			FILE *f = fopen(d2.log, "r");
+			char line[512];
+			bool seen = false;
+
+			ck_assert_ptr_nonnull(f);
+			while (fgets(line, sizeof(line), f))
+				seen |= strstr(line, "removed stale socket") != NULL;
+			fclose(f);
+			ck_assert(seen);
+		}
+		daemon_stop(&d2);
+	}
+
+	/* a file that is not a socket is never removed */
+	snprintf(path, sizeof(path), "%s.file", d.sock);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "keep", 4), 4);
+	close(fd);
+	{
+		const char *args[] = { "--config", d.conf, "--socket", path, NULL };
+
+		ck_assert_int_eq(daemon_run_once(args, out, sizeof(out), 5000), 1);
+		ck_assert_msg(strstr(out, "exists and is not a socket: not removing it") != NULL, "%s", out);
+		ck_assert_int_eq(access(path, F_OK), 0);
+	}
+	unlink(path);
+	/* a path longer than a socket address allows */
+	{
+		char longp[200];
+		const char *args[] = { "--config", d.conf, "--socket", longp, NULL };
+
+		memset(longp, 'x', sizeof(longp));
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = '\0';
+		ck_assert_int_eq(daemon_run_once(args, out, sizeof(out), 5000), 1);
+		ck_assert_msg(strstr(out, "is longer than 107 bytes") != NULL, "%s", out);
+	}
+	/* daemon_start made d's directory; the first daemon is gone, clean up by hand */
+	snprintf(path, sizeof(path), "rm -rf %s", d.dir);
+	ck_assert_int_eq(system(path), 0);
+	close(d.notify_fd);
 }
 END_TEST
 
@@ -602,7 +669,7 @@ static Suite *broker_suite(void)
 	tcase_add_test(tc, test_many_clients);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_reload);
-	tcase_add_test(tc, test_stale_socket_and_status);
+	tcase_add_test(tc, test_socket_path);
 	suite_add_tcase(s, tc);
 	return s;
 }
