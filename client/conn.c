@@ -89,8 +89,10 @@ int dkm_conn_open(const char *path, const char *name, struct dkm_conn **ret, cha
 	}
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
-		snprintf(err, errsize, "cannot connect to %s: %s (is daxkmemd running?)", path,
-			 strerror(errno));
+		snprintf(err, errsize, "cannot connect to %s: %s (%s)", path, strerror(errno),
+			 errno == EACCES || errno == EPERM
+				 ? "the socket is for root and the daxkmem group"
+				 : "is daxkmemd running?");
 		goto fail;
 	}
 	h.major = DKM_PROTO_MAJOR;

@@ -89,6 +89,7 @@ static int status(struct dkm_conn *c, bool json)
 			json_object_object_add(no, "mem_free", u64_json(n.mem_free));
 			json_object_object_add(no, "granted", json_object_new_uint64(n.granted));
 			json_object_object_add(no, "resident", json_object_new_uint64(n.resident));
+			json_object_object_add(no, "released", json_object_new_uint64(n.released));
 			json_object_object_add(no, "clients", json_object_new_int64(n.nclients));
 			for (unsigned j = 0; j < st.nnodes; j++) {
 				char key[16];
@@ -104,15 +105,16 @@ static int status(struct dkm_conn *c, bool json)
 		r = print_json(o);
 	} else {
 		static const char *const head[] = { "~NODE", "KIND", "CPUS", "~TOTAL", "~FREE",
-						    "~BROKERED", "~RESIDENT", "~CLIENTS", NULL };
+						    "~BROKERED", "~RESIDENT", "~RELEASED", "~CLIENTS",
+						    NULL };
 		struct dkm_table tab;
 		char g[32], rs[32];
 
 		dkm_table_init(&tab, head);
 		for (unsigned i = 0; i < st.nnodes; i++) {
 			struct dkm_status_node n;
-			char id[16], tot[32], fr[32], gr[32], res[32], cl[16];
-			const char *row[8];
+			char id[16], tot[32], fr[32], gr[32], res[32], rel[32], cl[16];
+			const char *row[9];
 
 			memcpy(&n, &nodes[i], sizeof(n));
 			snprintf(id, sizeof(id), "%d", n.id);
@@ -124,7 +126,8 @@ static int status(struct dkm_conn *c, bool json)
 			row[4] = size_or_unknown(n.mem_free, fr, sizeof(fr));
 			row[5] = dkm_format_bytes(n.granted, gr, sizeof(gr));
 			row[6] = dkm_format_bytes(n.resident, res, sizeof(res));
-			row[7] = cl;
+			row[7] = dkm_format_bytes(n.released, rel, sizeof(rel));
+			row[8] = cl;
 			dkm_table_row(&tab, row);
 		}
 		printf("Nodes (kmem nodes %s)\n",
@@ -186,19 +189,20 @@ static int clients(struct dkm_conn *c, bool json)
 			json_object_object_add(o, "regions", json_object_new_int64(x.nregions));
 			json_object_object_add(o, "granted", json_object_new_uint64(x.granted));
 			json_object_object_add(o, "resident", json_object_new_uint64(x.resident));
+			json_object_object_add(o, "released", json_object_new_uint64(x.released));
 			json_object_array_add(a, o);
 		}
 		r = print_json(a);
 	} else {
 		static const char *const head[] = { "~ID", "~PID", "~UID", "NAME", "~REGIONS",
-						    "~GRANTED", "~RESIDENT", NULL };
+						    "~GRANTED", "~RESIDENT", "~RELEASED", NULL };
 		struct dkm_table tab;
 
 		dkm_table_init(&tab, head);
 		for (unsigned i = 0; i < hdr.n; i++) {
 			struct dkm_client_entry x;
-			char id[16], pid[16], uid[16], nr[16], g[32], rs[32];
-			const char *row[7];
+			char id[16], pid[16], uid[16], nr[16], g[32], rs[32], rl[32];
+			const char *row[8];
 
 			memcpy(&x, &e[i], sizeof(x));
 			snprintf(id, sizeof(id), "%u", x.client_id);
@@ -212,6 +216,7 @@ static int clients(struct dkm_conn *c, bool json)
 			row[4] = nr;
 			row[5] = dkm_format_bytes(x.granted, g, sizeof(g));
 			row[6] = dkm_format_bytes(x.resident, rs, sizeof(rs));
+			row[7] = dkm_format_bytes(x.released, rl, sizeof(rl));
 			dkm_table_row(&tab, row);
 		}
 		dkm_table_print(&tab, stdout, "");

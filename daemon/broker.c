@@ -43,6 +43,7 @@ struct dkm_broker {
 	uint32_t next_client_id;
 	uint64_t next_region_id;
 	uint64_t node_granted[MAX_NODES];  /* bytes of live ranges per node */
+	uint64_t node_released[MAX_NODES]; /* bytes of ranges freed since start, per node */
 	uint64_t high_wmark[MAX_NODES];    /* bytes, from /proc/zoneinfo */
 	long page_size;
 
@@ -113,15 +114,19 @@ static void account(struct dkm_broker *b, struct dkm_grant *r, bool add)
 
 		if (n < 0 || n >= MAX_NODES)
 			continue;
-		if (add)
+		if (add) {
 			b->node_granted[n] += r->ranges[i].length;
-		else
+		} else {
 			b->node_granted[n] -= r->ranges[i].length;
+			b->node_released[n] += r->ranges[i].length;
+		}
 	}
-	if (add)
+	if (add) {
 		r->owner->granted += r->size;
-	else
+	} else {
 		r->owner->granted -= r->size;
+		r->owner->released += r->size;
+	}
 }
 
 static uint64_t resident_bytes(int fd)
@@ -860,6 +865,11 @@ uint64_t dkm_broker_node_granted(const struct dkm_broker *b, int node)
 	return node >= 0 && node < MAX_NODES ? b->node_granted[node] : 0;
 }
 
+uint64_t dkm_broker_node_released(const struct dkm_broker *b, int node)
+{
+	return node >= 0 && node < MAX_NODES ? b->node_released[node] : 0;
+}
+
 static enum dkm_node_kind_wire wire_kind(enum dkm_node_kind k)
 {
 	switch (k) {
@@ -943,6 +953,7 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 		sn.mem_free = freeb;
 		sn.granted = dkm_broker_node_granted(b, node->id);
 		sn.resident = res[i];
+		sn.released = dkm_broker_node_released(b, node->id);
 		sn.nclients = ncl[i];
 		sn.ncpus = dkm_bitmap_count(&node->cpus);
 		cl = dkm_bitmap_format_list(&node->cpus, sn.cpulist, sizeof(sn.cpulist));
@@ -990,6 +1001,7 @@ int dkm_broker_clients(struct dkm_broker *b, void **ret, size_t *ret_len)
 		e.name[sizeof(e.name) - 1] = '\0';
 		e.nregions = c->nregions;
 		e.granted = c->granted;
+		e.released = c->released;
 		for (const struct dkm_grant *r = c->regions; r; r = r->next) {
 			uint64_t rb = r->ready ? resident_bytes(r->fd) : 0;
 

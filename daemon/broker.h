@@ -8,7 +8,8 @@
  *
  * Counting invariants, kept by every function here:
  *  - node_granted[n] is the sum of the lengths of all ranges on node n of
- *    all live regions (pending ones included);
+ *    all live regions (pending ones included); node_released[n] only grows,
+ *    by the lengths of ranges whose region was freed;
  *  - client->granted is the sum of its regions' sizes; uid totals likewise;
  *  - a region is on exactly one client's list until released; the daemon's
  *    memfd is closed exactly when the region is freed.
@@ -53,6 +54,7 @@ struct dkm_client {
 	unsigned pending;            /* regions being populated */
 	unsigned nregions;
 	uint64_t granted;            /* bytes */
+	uint64_t released;           /* bytes returned so far */
 	struct dkm_grant *regions;
 	void *conn;                  /* the server's connection */
 	struct dkm_client *next;     /* broker's list */
@@ -105,8 +107,9 @@ int dkm_broker_clients(struct dkm_broker *b, void **ret, size_t *ret_len);
 /* Totals for the one-line STATUS= of sd_notify. */
 void dkm_broker_totals(const struct dkm_broker *b, unsigned *nclients, unsigned *nregions,
 		       uint64_t *granted);
-/* Bytes granted on a node (all clients). */
+/* Bytes granted on a node (all clients), and returned since start. */
 uint64_t dkm_broker_node_granted(const struct dkm_broker *b, int node);
+uint64_t dkm_broker_node_released(const struct dkm_broker *b, int node);
 
 /* May the client use administrative requests (root or admin_group)? */
 bool dkm_broker_is_admin(const struct dkm_broker *b, const struct dkm_client *c);

@@ -157,6 +157,7 @@ struct dkm_status_node {
 	uint64_t mem_free;               /* bytes, UINT64_MAX unknown */
 	uint64_t granted;                /* bytes the broker granted on this node */
 	uint64_t resident;               /* of which resident now */
+	uint64_t released;               /* bytes returned (release, disconnect) since the daemon started */
 	uint32_t nclients;               /* clients holding memory on it */
 	uint32_t ncpus;
 	char cpulist[64];                /* kernel list syntax, truncated with "..." */
@@ -179,6 +180,7 @@ struct dkm_client_entry {
 	uint32_t reserved;
 	uint64_t granted;                /* bytes */
 	uint64_t resident;               /* bytes */
+	uint64_t released;               /* bytes this client returned so far */
 };
 
 /* ---- ERROR: the request failed; errno_value says how, message says why ---- */

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,6 +81,7 @@ void daemon_start_args(struct daemon *d, const char *extra_conf, const char *con
 	memset(d, 0, sizeof(*d));
 	strcpy(d->dir, "/tmp/dkm-e2e-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	ck_assert_int_eq(chmod(d->dir, 0755), 0); /* tests connect as other users too */
 	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
 	snprintf(d->conf, sizeof(d->conf), "%s/daxkmemd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
@@ -92,6 +95,17 @@ void daemon_start_args(struct daemon *d, const char *extra_conf, const char *con
 	strcpy(sa.sun_path, notify);
 	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 
+	{
+		/* the valgrind test setup runs the daemon under valgrind too */
+		static char wrap[512];
+		const char *w = getenv("DKM_TEST_WRAPPER");
+
+		if (w && *w) {
+			snprintf(wrap, sizeof(wrap), "%s", w);
+			for (char *tok = strtok(wrap, " "); tok && n < 16; tok = strtok(NULL, " "))
+				argv[n++] = tok;
+		}
+	}
 	argv[n++] = DAXKMEMD_PATH;
 	argv[n++] = "--foreground";
 	argv[n++] = "--config";
@@ -116,14 +130,14 @@ void daemon_start_args(struct daemon *d, const char *extra_conf, const char *con
 		setenv("NOTIFY_SOCKET", notify, 1);
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_PID");
-		execv(DAXKMEMD_PATH, (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	setpgid(d->pid, d->pid);
-	if (!daemon_wait_notify(d, "READY=1", 20000)) {
+	if (!daemon_wait_notify(d, "READY=1", 60000)) {
 		show_log(d);
 		kill(-d->pid, SIGKILL);
-		ck_abort_msg("daxkmemd did not send READY=1 within 20 s");
+		ck_abort_msg("daxkmemd did not send READY=1 within 60 s");
 	}
 }
 
@@ -132,7 +146,8 @@ void daemon_start(struct daemon *d, const char *extra_conf)
 	daemon_start_args(d, extra_conf, NULL);
 }
 
-int daemon_run_once(const char *const *args, char *out, size_t outsize, int timeout_ms)
+int run_program(const char *path, const char *const *args, uid_t uid, char *out, size_t outsize,
+		int timeout_ms)
 {
 	char log[] = "/tmp/dkm-e2e-out-XXXXXX";
 	const char *argv[32];
@@ -142,7 +157,7 @@ int daemon_run_once(const char *const *args, char *out, size_t outsize, int time
 
 	fd = mkstemp(log);
 	ck_assert_int_ge(fd, 0);
-	argv[n++] = DAXKMEMD_PATH;
+	argv[n++] = path;
 	for (int i = 0; args[i] && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -152,7 +167,10 @@ int daemon_run_once(const char *const *args, char *out, size_t outsize, int time
 		dup2(fd, 1);
 		dup2(fd, 2);
 		unsetenv("NOTIFY_SOCKET");
-		execv(DAXKMEMD_PATH, (char *const *)argv);
+		if (uid != (uid_t)-1 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+					 setresuid(uid, uid, uid) < 0))
+			_exit(126);
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
 	for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited += 10) {
@@ -169,6 +187,11 @@ int daemon_run_once(const char *const *args, char *out, size_t outsize, int time
 	close(fd);
 	unlink(log);
 	return status < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int daemon_run_once(const char *const *args, char *out, size_t outsize, int timeout_ms)
+{
+	return run_program(DAXKMEMD_PATH, args, (uid_t)-1, out, outsize, timeout_ms);
 }
 
 bool daemon_alive(const struct daemon *d)

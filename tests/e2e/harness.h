@@ -32,6 +32,9 @@ void daemon_start_args(struct daemon *d, const char *extra_conf, const char *con
  * output in out.
  */
 int daemon_run_once(const char *const *args, char *out, size_t outsize, int timeout_ms);
+/* The same for any program, as uid (unless (uid_t)-1). */
+int run_program(const char *path, const char *const *args, uid_t uid, char *out, size_t outsize,
+		int timeout_ms);
 /* SIGTERM, wait, check exit status 0; remove the directory. */
 void daemon_stop(struct daemon *d);
 /* Number of descriptors the daemon has open. */

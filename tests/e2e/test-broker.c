@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <numaif.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,33 +298,71 @@ START_TEST(test_sigkill_frees)
 END_TEST
 
 #define NCLIENTS 200
+#define NTHREADS 8
+
+struct many {
+	const struct daemon *d;
+	struct dkm_conn *c[NCLIENTS / NTHREADS];
+	int fds[NCLIENTS / NTHREADS];
+	int index;
+	int failed;
+	char err[256];
+};
+
+/* One thread's share: connect and allocate at the same time as the others. */
+static void *many_thread(void *arg)
+{
+	struct many *m = arg;
+
+	for (int i = 0; i < NCLIENTS / NTHREADS; i++) {
+		struct dkm_alloc_region req = { .kind = DKM_KIND_KMEM, .size = 1 * MIB, .cpu_node = 0,
+						.flags = i % 2 ? DKM_ALLOC_NO_PREFAULT : 0 };
+		struct dkm_region reg;
+		char err[256];
+
+		if (dkm_conn_open(m->d->sock, "many", &m->c[i], err, sizeof(err)) < 0) {
+			snprintf(m->err, sizeof(m->err), "connect: %.200s", err);
+			m->failed++;
+			m->c[i] = NULL;
+			continue;
+		}
+		if (dkm_conn_alloc(m->c[i], &req, &reg, &m->fds[i]) < 0) {
+			snprintf(m->err, sizeof(m->err), "alloc: %.200s", m->c[i]->err);
+			m->failed++;
+			m->fds[i] = -1;
+		}
+	}
+	return NULL;
+}
 
 START_TEST(test_many_clients)
 {
-	static struct dkm_conn *c[NCLIENTS];
-	static int fds[NCLIENTS];
+	static struct many m[NTHREADS];
+	pthread_t th[NTHREADS];
 	struct daemon d;
 	int before;
 
 	daemon_start(&d, NULL);
 	before = daemon_nfds_quiet(&d);
-	for (int i = 0; i < NCLIENTS; i++)
-		c[i] = client_open(&d, "many");
-	for (int i = 0; i < NCLIENTS; i++) {
-		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 1 * MIB, i % 2 ? DKM_ALLOC_NO_PREFAULT : 0);
-		struct dkm_region reg;
-
-		ck_assert_msg(dkm_conn_alloc(c[i], &req, &reg, &fds[i]) == 0, "client %d: %s", i,
-			      c[i]->err);
+	for (int t = 0; t < NTHREADS; t++) {
+		m[t].d = &d;
+		m[t].index = t;
+		ck_assert_int_eq(pthread_create(&th[t], NULL, many_thread, &m[t]), 0);
+	}
+	for (int t = 0; t < NTHREADS; t++) {
+		pthread_join(th[t], NULL);
+		ck_assert_msg(m[t].failed == 0, "thread %d: %d failures, last: %s", t, m[t].failed,
+			      m[t].err);
 	}
 	ck_assert_uint_eq(status_clients(&d), NCLIENTS);
 	ck_assert_uint_eq(status_granted(&d, 0), NCLIENTS * MIB);
 	/* one socket and one memfd per client */
 	ck_assert_int_eq(daemon_nfds_settled(&d, before + 2 * NCLIENTS, 5000), before + 2 * NCLIENTS);
-	for (int i = 0; i < NCLIENTS; i++) {
-		dkm_conn_close(c[i]);
-		close(fds[i]);
-	}
+	for (int t = 0; t < NTHREADS; t++)
+		for (int i = 0; i < NCLIENTS / NTHREADS; i++) {
+			dkm_conn_close(m[t].c[i]);
+			close(m[t].fds[i]);
+		}
 	ck_assert(wait_granted(&d, 0, 0, 10000));
 	ck_assert_uint_eq(status_clients(&d), 0);
 	ck_assert_int_eq(daemon_nfds_settled(&d, before, 5000), before);
@@ -653,6 +692,79 @@ START_TEST(test_socket_path)
 }
 END_TEST
 
+START_TEST(test_daxkmemctl)
+{
+	struct daemon d;
+	struct dkm_conn *c;
+	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 8 * MIB, 0);
+	struct dkm_region reg;
+	char out[8192];
+	int fd;
+
+	daemon_start(&d, "socket_mode = 0666");
+	c = client_open(&d, "holder");
+	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	{
+		const char *args[] = { "--socket", d.sock, "status", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
+		ck_assert_msg(strstr(out, "kmem nodes named by kmem_nodes=") != NULL, "%s", out);
+		ck_assert_msg(strstr(out, "8.0 MiB") != NULL, "%s", out);
+		ck_assert_msg(strstr(out, "Totals: 2 clients, 8.0 MiB brokered, 8.0 MiB resident") != NULL,
+			      "%s", out);
+	}
+	{
+		const char *args[] = { "status", "--json", NULL };
+
+		setenv("DAXKMEM_SOCKET", d.sock, 1);
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
+		unsetenv("DAXKMEM_SOCKET");
+		ck_assert_msg(strstr(out, "\"granted\": 8388608") != NULL, "%s", out);
+		ck_assert_msg(strstr(out, "\"kind\": \"kmem\"") != NULL, "%s", out);
+	}
+	{
+		const char *args[] = { "--socket", d.sock, "clients", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
+		ck_assert_msg(strstr(out, "holder") != NULL && strstr(out, "8.0 MiB") != NULL, "%s", out);
+		/* another user may see the nodes but not who holds what */
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, 65534, out, sizeof(out), 10000), 1);
+		ck_assert_str_eq(out, "daxkmemctl: clients: listing clients needs root or the admin_group\n");
+	}
+	{
+		const char *args[] = { "--socket", d.sock, "status", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, 65534, out, sizeof(out), 10000), 0);
+		/* with the default 0660 socket, another user cannot connect, and is told why */
+		chmod(d.sock, 0660);
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, 65534, out, sizeof(out), 10000), 1);
+		ck_assert_msg(strstr(out, "Permission denied (the socket is for root and the daxkmem "
+					  "group)") != NULL, "%s", out);
+	}
+	/* released memory shows up as released */
+	ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
+	close(fd);
+	{
+		const char *args[] = { "--socket", d.sock, "--json", "status", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
+		ck_assert_msg(strstr(out, "\"released\": 8388608") != NULL, "%s", out);
+	}
+	dkm_conn_close(c);
+	daemon_stop(&d);
+	{
+		const char *args[] = { "--socket", "/nonexistent/daxkmemd.sock", "status", NULL };
+		const char *bad[] = { "frobnicate", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 1);
+		ck_assert_str_eq(out, "daxkmemctl: cannot connect to /nonexistent/daxkmemd.sock: No such "
+				      "file or directory (is daxkmemd running?)\n");
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, bad, (uid_t)-1, out, sizeof(out), 10000), 2);
+		ck_assert_ptr_nonnull(strstr(out, "unknown command \"frobnicate\""));
+	}
+}
+END_TEST
+
 static Suite *broker_suite(void)
 {
 	Suite *s = suite_create("broker-e2e");
@@ -670,6 +782,7 @@ static Suite *broker_suite(void)
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_socket_path);
+	tcase_add_test(tc, test_daxkmemctl);
 	suite_add_tcase(s, tc);
 	return s;
 }

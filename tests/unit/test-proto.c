@@ -997,14 +997,20 @@ END_TEST
 /* A near-maximal STATUS_REPLY, sent non-blocking in pieces while the receiver reads. */
 START_TEST(test_large_message)
 {
-	size_t len, blen, off = 0;
-	void *p = make_status_reply(459, &len), *buf;
+	size_t len, blen, off = 0, maxn = 0;
+	void *p, *buf;
 	struct dkm_msg m;
 	struct ctx c;
 	int r = 0;
 
+	/* the most nodes whose reply fits */
+	while (sizeof(struct dkm_status) + (maxn + 1) * sizeof(struct dkm_status_node) +
+		       (maxn + 1) * (maxn + 1) <=
+	       DKM_PROTO_MAX_PAYLOAD)
+		maxn++;
+	p = make_status_reply((unsigned)maxn, &len);
 	ck_assert_uint_le(len, DKM_PROTO_MAX_PAYLOAD);
-	ck_assert_uint_gt(len, DKM_PROTO_MAX_PAYLOAD - 64);
+	ck_assert_uint_gt(len, DKM_PROTO_MAX_PAYLOAD - sizeof(struct dkm_status_node) - 2 * maxn - 1);
 	ctx_open(&c);
 	ck_assert_int_eq(dkm_wire_encode(DKM_MSG_STATUS_REPLY, 77, p, len, 0, &buf, &blen), 0);
 	while (off < blen || r == 0) {
