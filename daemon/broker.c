@@ -24,13 +24,24 @@
 
 #define MAX_NODES DKM_PROTO_MAX_NODES
 
-/* A population job for the worker thread. */
-struct job {
-	struct dkm_grant *region;   /* touched only by the loop thread */
-	int fd;                      /* the worker reads only these two */
+/* Population runs in chunks so that a cancelled job or a stopping daemon does not wait long. */
+#define POPULATE_CHUNK (64ull << 20)
+/* Regions one client may have being populated at once. */
+#define MAX_PENDING_PER_CLIENT 8
+
+/*
+ * A population job for the worker thread. The worker reads fd and size and
+ * writes err; cancel is set by the loop thread (under lock) when the owner
+ * went away. region is touched only by the loop thread.
+ */
+struct dkm_job {
+	struct dkm_grant *region;
+	int fd;
 	uint64_t size;
 	int err;                     /* set by the worker: 0 or errno */
-	struct job *next;
+	bool cancel;                 /* under lock: stop early, the owner is gone */
+	bool started;                /* under lock: the worker took it */
+	struct dkm_job *next;
 };
 
 struct dkm_broker {
@@ -40,9 +51,12 @@ struct dkm_broker {
 	void *ctx;
 	struct dkm_client *clients;
 	unsigned nclients;
+	unsigned nregions;                 /* live regions of all clients */
+	unsigned max_regions;              /* bound from the descriptor limit */
 	uint32_t next_client_id;
 	uint64_t next_region_id;
 	uint64_t node_granted[MAX_NODES];  /* bytes of live ranges per node */
+	uint64_t node_owed[MAX_NODES];     /* of those, bytes not populated yet */
 	uint64_t node_released[MAX_NODES]; /* bytes of ranges freed since start, per node */
 	uint64_t high_wmark[MAX_NODES];    /* bytes, from /proc/zoneinfo */
 	long page_size;
@@ -52,9 +66,10 @@ struct dkm_broker {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job *todo, *done;         /* under lock */
-	bool stop;                       /* under lock */
-	int efd;                         /* eventfd: jobs done */
+	struct dkm_job *todo, *todo_tail;  /* under lock: FIFO */
+	struct dkm_job *done;              /* under lock */
+	bool stop;                         /* under lock */
+	int efd;                           /* eventfd: jobs done */
 };
 
 /* ======================================================================
@@ -67,27 +82,37 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		struct job *j;
-		uint64_t one = 1;
+		struct dkm_job *j;
+		uint64_t one = 1, off = 0;
 
 		while (!b->todo && !b->stop)
 			pthread_cond_wait(&b->cond, &b->lock);
-		if (b->stop && !b->todo)
+		if (b->stop)
 			break;
 		j = b->todo;
 		b->todo = j->next;
-		pthread_mutex_unlock(&b->lock);
-
-		/* Allocates every page under the memfd's shared policy, as a fault would. */
+		if (!b->todo)
+			b->todo_tail = NULL;
+		j->started = true;
 		j->err = 0;
-		while (fallocate(j->fd, 0, 0, (off_t)j->size) < 0) {
-			if (errno != EINTR) {
+		/* Allocates every page under the memfd's shared policy, as a fault would. */
+		while (off < j->size && !j->cancel && !b->stop) {
+			uint64_t len = j->size - off < POPULATE_CHUNK ? j->size - off : POPULATE_CHUNK;
+			int r;
+
+			pthread_mutex_unlock(&b->lock);
+			r = fallocate(j->fd, 0, (off_t)off, (off_t)len);
+			pthread_mutex_lock(&b->lock);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
 				j->err = errno;
 				break;
 			}
+			off += len;
 		}
-
-		pthread_mutex_lock(&b->lock);
+		if (!j->err && off < j->size)
+			j->err = ECANCELED;
 		j->next = b->done;
 		b->done = j;
 		if (write(b->efd, &one, sizeof(one)) < 0) {
@@ -107,41 +132,106 @@ int dkm_broker_worker_fd(const struct dkm_broker *b)
  * Accounting
  * ====================================================================== */
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* Add (or take away) a region's ranges to the node and owner counters. */
 static void account(struct dkm_broker *b, struct dkm_grant *r, bool add)
 {
 	for (unsigned i = 0; i < r->nranges; i++) {
 		int n = r->ranges[i].node;
+		uint64_t len = r->ranges[i].length, owed = len - r->resident[i];
 
 		if (n < 0 || n >= MAX_NODES)
 			continue;
 		if (add) {
-			b->node_granted[n] += r->ranges[i].length;
+			b->node_granted[n] += len;
+			b->node_owed[n] += owed;
 		} else {
-			b->node_granted[n] -= r->ranges[i].length;
-			b->node_released[n] += r->ranges[i].length;
+			b->node_granted[n] -= len;
+			b->node_owed[n] -= owed;
+			b->node_released[n] += len;
 		}
 	}
 	if (add) {
 		r->owner->granted += r->size;
+		r->owner->nregions++;
+		b->nregions++;
 	} else {
 		r->owner->granted -= r->size;
 		r->owner->released += r->size;
+		r->owner->nregions--;
+		b->nregions--;
 	}
 }
 
-static uint64_t resident_bytes(int fd)
+/* Populated bytes of [off, off + len) of fd (SEEK_DATA/SEEK_HOLE walk). */
+static uint64_t populated(int fd, uint64_t off, uint64_t len)
 {
-	struct stat st;
+	uint64_t end = off + len, sum = 0;
+	off_t pos = (off_t)off;
 
-	if (fstat(fd, &st) < 0)
-		return 0;
-	return (uint64_t)st.st_blocks * 512;
+	while ((uint64_t)pos < end) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0 || (uint64_t)data >= end)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > end)
+			hole = (off_t)end;
+		sum += (uint64_t)(hole - data);
+		pos = hole;
+	}
+	return sum;
 }
 
+/* Re-read how much of each range of r is populated, keeping node_owed in step. */
+static void update_residency(struct dkm_broker *b, struct dkm_grant *r)
+{
+	for (unsigned i = 0; i < r->nranges; i++) {
+		int n = r->ranges[i].node;
+		uint64_t len = r->ranges[i].length, res;
+
+		if (r->nranges == 1) {
+			struct stat st;
+
+			res = fstat(r->fd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : r->resident[i];
+		} else {
+			res = populated(r->fd, r->ranges[i].offset, len);
+		}
+		if (res > len)
+			res = len;
+		if (n >= 0 && n < MAX_NODES) {
+			b->node_owed[n] += r->resident[i];
+			b->node_owed[n] -= res;
+		}
+		r->resident[i] = res;
+	}
+}
+
+static uint64_t region_resident(const struct dkm_grant *r)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < r->nranges; i++)
+		sum += r->resident[i];
+	return sum;
+}
+
+/* Take the region away from its client: revoke the memory, return the grant. */
 static void region_free(struct dkm_broker *b, struct dkm_grant *r)
 {
 	account(b, r, false);
-	r->owner->nregions--;
+	/*
+	 * The client may still hold the memfd and its mappings: truncating
+	 * frees the pages now (its mappings fault with SIGBUS), so memory given
+	 * back cannot be kept past the quota or the node's admission.
+	 */
+	if (ftruncate(r->fd, 0) < 0) {
+		/* cannot fail on a memfd without a SHRINK seal; the pages go at close */
+	}
 	close(r->fd);
 	free(r);
 }
@@ -158,42 +248,18 @@ static void region_unlink(struct dkm_grant *r)
 		}
 }
 
-static uint64_t uid_granted(const struct dkm_broker *b, uid_t uid)
+static void uid_usage(const struct dkm_broker *b, uid_t uid, uint64_t *bytes, unsigned *regions,
+		      unsigned *clients)
 {
-	uint64_t sum = 0;
-
+	*bytes = 0;
+	*regions = 0;
+	*clients = 0;
 	for (const struct dkm_client *c = b->clients; c; c = c->next)
-		if (c->uid == uid)
-			sum += c->granted;
-	return sum;
-}
-
-/*
- * Bytes granted on node n that are not yet resident: memory the node still
- * owes. Prefaulted regions owe nothing once populated; others owe what they
- * have not touched, counted against their ranges in order.
- */
-static uint64_t node_outstanding(const struct dkm_broker *b, int n)
-{
-	uint64_t sum = 0;
-
-	for (const struct dkm_client *c = b->clients; c; c = c->next)
-		for (const struct dkm_grant *r = c->regions; r; r = r->next) {
-			uint64_t res;
-
-			if (r->prefault && r->ready)
-				continue;
-			res = r->ready ? resident_bytes(r->fd) : 0;
-			for (unsigned i = 0; i < r->nranges; i++) {
-				uint64_t len = r->ranges[i].length;
-				uint64_t covered = res < len ? res : len;
-
-				res -= covered;
-				if (r->ranges[i].node == n)
-					sum += len - covered;
-			}
+		if (c->uid == uid) {
+			*bytes += c->granted;
+			*regions += c->nregions;
+			(*clients)++;
 		}
-	return sum;
 }
 
 /* What node n can still take: free - high watermark - reserve - owed. */
@@ -203,13 +269,26 @@ static uint64_t node_available(struct dkm_broker *b, int n, uint64_t *ret_free, 
 
 	if (dkm_read_node_meminfo(b->topo->root, n, NULL, &freeb) < 0)
 		freeb = 0;
-	owed = node_outstanding(b, n);
-	floor = b->high_wmark[n] + b->cfg->reserve + owed;
+	owed = n >= 0 && n < MAX_NODES ? b->node_owed[n] : 0;
+	floor = sat_add(sat_add(b->high_wmark[n], b->cfg->reserve), owed);
 	if (ret_free)
 		*ret_free = freeb;
 	if (ret_owed)
 		*ret_owed = owed;
 	return freeb > floor ? freeb - floor : 0;
+}
+
+void dkm_broker_refresh_residency(struct dkm_broker *b)
+{
+	for (struct dkm_client *c = b->clients; c; c = c->next)
+		for (struct dkm_grant *r = c->regions; r; r = r->next)
+			if (r->ready)
+				update_residency(b, r);
+}
+
+void dkm_broker_set_max_regions(struct dkm_broker *b, unsigned max)
+{
+	b->max_regions = max;
 }
 
 /* ======================================================================
@@ -242,6 +321,7 @@ int dkm_broker_new(const struct dkm_config *cfg, struct dkm_topology *t, dkm_reg
 	b->ctx = ctx;
 	b->next_client_id = 1;
 	b->next_region_id = 1;
+	b->max_regions = 1024;
 	b->page_size = sysconf(_SC_PAGESIZE);
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
@@ -274,9 +354,15 @@ struct dkm_broker *dkm_broker_free(struct dkm_broker *b)
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->thread, NULL);
 	}
-	/* Finished jobs: their regions are on client lists and freed below. */
+	/* Jobs not run and jobs finished: their regions are on client lists and freed below. */
+	while (b->todo) {
+		struct dkm_job *j = b->todo;
+
+		b->todo = j->next;
+		free(j);
+	}
 	while (b->done) {
-		struct job *j = b->done;
+		struct dkm_job *j = b->done;
 
 		b->done = j->next;
 		free(j);
@@ -333,8 +419,9 @@ int dkm_broker_client_new(struct dkm_broker *b, pid_t pid, uid_t uid, gid_t gid,
 		snprintf(msg, msgsize, "too many clients (max_clients=%u)", b->cfg->max_clients);
 		return -EUSERS;
 	}
+	/* gone clients whose jobs still run count too: they still hold the worker */
 	for (c = b->clients; c; c = c->next)
-		if (c->uid == uid && !c->gone)
+		if (c->uid == uid)
 			same_uid++;
 	if (same_uid >= b->cfg->max_clients_per_uid) {
 		snprintf(msg, msgsize, "uid %u has %u connections (max_clients_per_uid=%u)",
@@ -378,6 +465,28 @@ void dkm_broker_client_gone(struct dkm_broker *b, struct dkm_client *c)
 
 	c->gone = true;
 	c->conn = NULL;
+	/* Jobs not started are dropped now; a running one stops at its next chunk. */
+	pthread_mutex_lock(&b->lock);
+	for (struct dkm_job **jp = &b->todo; *jp;) {
+		struct dkm_job *j = *jp;
+
+		if (j->region->owner != c) {
+			jp = &j->next;
+			continue;
+		}
+		*jp = j->next;
+		j->region->job = NULL;
+		j->region->ready = true; /* nothing runs on it any more */
+		c->pending--;
+		free(j);
+	}
+	b->todo_tail = NULL;
+	for (struct dkm_job *j = b->todo; j; j = j->next)
+		b->todo_tail = j;
+	for (struct dkm_grant *r = c->regions; r; r = r->next)
+		if (r->job)
+			r->job->cancel = true;
+	pthread_mutex_unlock(&b->lock);
 	/* Ready regions go now; regions being populated go when their job returns. */
 	while (*pp) {
 		struct dkm_grant *r = *pp;
@@ -488,7 +597,7 @@ out:
  * KMEM_ALL (and of KMEM when several nodes tie). -ENOSPC with the figures.
  */
 static int plan_spread(struct dkm_broker *b, const int *nodes, unsigned n, uint64_t size,
-		       struct dkm_grant *r, char *msg, size_t msgsize)
+		       uint32_t policy, struct dkm_grant *r, char *msg, size_t msgsize)
 {
 	uint64_t left = size, off = 0;
 	size_t len = 0;
@@ -511,7 +620,7 @@ static int plan_spread(struct dkm_broker *b, const int *nodes, unsigned n, uint6
 		r->ranges[r->nranges].offset = off;
 		r->ranges[r->nranges].length = avail;
 		r->ranges[r->nranges].node = nodes[i];
-		r->ranges[r->nranges].policy = DKM_POLICY_BIND;
+		r->ranges[r->nranges].policy = policy;
 		r->nranges++;
 		off += avail;
 		left -= avail;
@@ -519,7 +628,7 @@ static int plan_spread(struct dkm_broker *b, const int *nodes, unsigned n, uint6
 	if (left) {
 		char s[32];
 
-		snprintf(msg, msgsize, "%s: no room for %s on kmem node%s %s (available above "
+		snprintf(msg, msgsize, "%s: no room for %s on node%s %s (available above "
 			 "watermarks, reserve and grants not yet resident: %s)",
 			 kind_name(r->kind), dkm_format_bytes(size, s, sizeof(s)), n > 1 ? "s" : "",
 			 dkm_format_ints(nodes, n, (char[128]){ 0 }, 128), fig);
@@ -553,30 +662,6 @@ static int plan_single(struct dkm_broker *b, int node, uint64_t size, struct dkm
 	return 0;
 }
 
-/* PREFERRED may fall back: the preferred node and its fallbacks together must hold it. */
-static int plan_preferred(struct dkm_broker *b, const struct dkm_placement *row, uint64_t size,
-			  struct dkm_grant *r, char *msg, size_t msgsize)
-{
-	uint64_t total = 0;
-
-	for (unsigned i = 0; i < row->npref && total < size; i++)
-		total += node_available(b, row->pref[i], NULL, NULL);
-	if (total < size) {
-		char s[32], t[32];
-
-		snprintf(msg, msgsize, "KMEM_PREFERRED: no room for %s on node %d and its fallback "
-			 "nodes (%s available in all)", dkm_format_bytes(size, s, sizeof(s)),
-			 row->pref[0], dkm_format_bytes(total, t, sizeof(t)));
-		return -ENOSPC;
-	}
-	r->nranges = 1;
-	r->ranges[0].offset = 0;
-	r->ranges[0].length = size;
-	r->ranges[0].node = row->pref[0];
-	r->ranges[0].policy = DKM_POLICY_PREFERRED;
-	return 0;
-}
-
 static int plan(struct dkm_broker *b, struct dkm_client *c, const struct dkm_alloc_region *req,
 		struct dkm_grant *r, char *msg, size_t msgsize)
 {
@@ -605,10 +690,11 @@ static int plan(struct dkm_broker *b, struct dkm_client *c, const struct dkm_all
 		if (row.nkmem == 1)
 			ret = plan_single(b, row.kmem[0], req->size, r, msg, msgsize);
 		else
-			ret = plan_spread(b, row.kmem, row.nkmem, req->size, r, msg, msgsize);
+			ret = plan_spread(b, row.kmem, row.nkmem, req->size, DKM_POLICY_BIND, r, msg,
+					  msgsize);
 		break;
 	case DKM_KIND_KMEM_ALL:
-		ret = plan_spread(b, row.all, row.nall, req->size, r, msg, msgsize);
+		ret = plan_spread(b, row.all, row.nall, req->size, DKM_POLICY_BIND, r, msg, msgsize);
 		break;
 	case DKM_KIND_KMEM_PREFERRED:
 		if (row.pref_status != DKM_PLACE_OK) {
@@ -616,7 +702,14 @@ static int plan(struct dkm_broker *b, struct dkm_client *c, const struct dkm_all
 			ret = -EINVAL;
 			break;
 		}
-		ret = plan_preferred(b, &row, req->size, r, msg, msgsize);
+		/*
+		 * PREFERRED falls back by itself, but the fallback is planned here
+		 * too: what the preferred node cannot hold is accounted (and
+		 * preferred) on the next nodes of the kernel's order, so that no
+		 * node is promised more than it has.
+		 */
+		ret = plan_spread(b, row.pref, row.npref, req->size, DKM_POLICY_PREFERRED, r, msg,
+				  msgsize);
 		break;
 	default:
 		snprintf(msg, msgsize, "unknown kind %u", req->kind);
@@ -674,7 +767,12 @@ static int make_memfd(struct dkm_broker *b, struct dkm_client *c, struct dkm_gra
 		}
 	}
 	munmap(addr, r->size);
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+	/*
+	 * Sealed against growing (no peer can make the daemon's grant larger)
+	 * and against further seals; not against shrinking, so that the daemon
+	 * can revoke the pages when the region is released (region_free).
+	 */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		err = errno;
 		snprintf(msg, msgsize, "sealing the region: %s", strerror(err));
 		goto fail;
@@ -689,8 +787,9 @@ fail:
 int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dkm_alloc_region *req,
 		     uint32_t seq, struct dkm_grant **ret, char *msg, size_t msgsize)
 {
+	uint64_t quota, used;
+	unsigned uid_regions, uid_clients;
 	struct dkm_grant *r;
-	uint64_t quota;
 	int err;
 
 	if (req->size % (uint64_t)b->page_size) {
@@ -711,19 +810,31 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 			 c->nregions, b->cfg->max_regions_per_client);
 		return -EMFILE;
 	}
+	uid_usage(b, c->uid, &used, &uid_regions, &uid_clients);
+	if (uid_regions >= b->cfg->max_regions_per_uid) {
+		snprintf(msg, msgsize, "uid %u holds %u regions (max_regions_per_uid=%u)",
+			 (unsigned)c->uid, uid_regions, b->cfg->max_regions_per_uid);
+		return -EMFILE;
+	}
+	if (b->nregions >= b->max_regions) {
+		snprintf(msg, msgsize, "the daemon holds %u regions, as many as its descriptor limit "
+			 "allows", b->nregions);
+		return -ENFILE;
+	}
+	if (c->pending >= MAX_PENDING_PER_CLIENT) {
+		snprintf(msg, msgsize, "%u regions of this client are being populated already",
+			 c->pending);
+		return -EBUSY;
+	}
 	quota = dkm_config_quota(b->cfg, c->uid);
-	if (quota) {
-		uint64_t used = uid_granted(b, c->uid);
+	if (quota && (used + req->size > quota || used + req->size < used)) {
+		char q[32], u[32], s[32];
 
-		if (used + req->size > quota || used + req->size < used) {
-			char q[32], u[32], s[32];
-
-			snprintf(msg, msgsize, "uid %u is over its quota of %s: %s granted, %s asked",
-				 (unsigned)c->uid, dkm_format_bytes(quota, q, sizeof(q)),
-				 dkm_format_bytes(used, u, sizeof(u)),
-				 dkm_format_bytes(req->size, s, sizeof(s)));
-			return -EDQUOT;
-		}
+		snprintf(msg, msgsize, "uid %u is over its quota of %s: %s granted, %s asked",
+			 (unsigned)c->uid, dkm_format_bytes(quota, q, sizeof(q)),
+			 dkm_format_bytes(used, u, sizeof(u)),
+			 dkm_format_bytes(req->size, s, sizeof(s)));
+		return -EDQUOT;
 	}
 	err = check_cpu_node(b, c, req->cpu_node, msg, msgsize);
 	if (err < 0)
@@ -752,7 +863,6 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 	r->id = b->next_region_id++;
 	r->next = c->regions;
 	c->regions = r;
-	c->nregions++;
 	account(b, r, true);
 
 	if (!r->prefault) {
@@ -760,32 +870,32 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 		*ret = r;
 		return 0;
 	}
-	{
-		struct job *j = calloc(1, sizeof(*j));
-
-		if (!j) {
-			region_unlink(r);
-			region_free(b, r);
-			snprintf(msg, msgsize, "out of memory");
-			return -ENOMEM;
-		}
-		j->region = r;
-		j->fd = r->fd;
-		j->size = r->size;
-		c->pending++;
-		pthread_mutex_lock(&b->lock);
-		j->next = b->todo;
-		b->todo = j;
-		pthread_cond_signal(&b->cond);
-		pthread_mutex_unlock(&b->lock);
+	r->job = calloc(1, sizeof(*r->job));
+	if (!r->job) {
+		region_unlink(r);
+		region_free(b, r);
+		snprintf(msg, msgsize, "out of memory");
+		return -ENOMEM;
 	}
+	r->job->region = r;
+	r->job->fd = r->fd;
+	r->job->size = r->size;
+	c->pending++;
+	pthread_mutex_lock(&b->lock);
+	if (b->todo_tail)
+		b->todo_tail->next = r->job;
+	else
+		b->todo = r->job;
+	b->todo_tail = r->job;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
 	*ret = r;
 	return 1;
 }
 
 void dkm_broker_dispatch_worker(struct dkm_broker *b)
 {
-	struct job *done;
+	struct dkm_job *done;
 	uint64_t cnt;
 
 	if (read(b->efd, &cnt, sizeof(cnt)) < 0) {
@@ -796,30 +906,39 @@ void dkm_broker_dispatch_worker(struct dkm_broker *b)
 	b->done = NULL;
 	pthread_mutex_unlock(&b->lock);
 	while (done) {
-		struct job *j = done;
+		struct dkm_job *j = done;
 		struct dkm_grant *r = j->region;
 		struct dkm_client *c = r->owner;
+		uint32_t seq = r->seq;
+		int err = j->err;
 
 		done = j->next;
-		c->pending--;
+		free(j);
+		r->job = NULL;
 		r->ready = true;
-		if (c->gone || j->err) {
+		c->pending--;
+		if (c->gone || err) {
 			char msg[256] = "";
 
-			if (j->err)
-				snprintf(msg, sizeof(msg), "populating %s on node %d: %s",
+			if (err && !c->gone)
+				snprintf(msg, sizeof(msg), "populating %s for node %d: %s",
 					 dkm_format_bytes(r->size, (char[32]){ 0 }, 32), r->ranges[0].node,
-					 strerror(j->err));
+					 strerror(err));
 			region_unlink(r);
-			if (!c->gone && b->ready)
-				b->ready(b->ctx, c, r, -j->err, msg);
 			region_free(b, r);
-			if (c->gone && c->pending == 0)
-				client_unlink_free(b, c);
-		} else if (b->ready) {
-			b->ready(b->ctx, c, r, 0, NULL);
+			if (c->gone) {
+				if (c->pending == 0)
+					client_unlink_free(b, c);
+				continue;
+			}
+			/* the callback may end the connection and free c: nothing touches c after */
+			if (b->ready)
+				b->ready(b->ctx, c, NULL, seq, -err, msg);
+			continue;
 		}
-		free(j);
+		update_residency(b, r);
+		if (b->ready)
+			b->ready(b->ctx, c, r, seq, 0, NULL);
 	}
 }
 
@@ -889,8 +1008,10 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 	unsigned n = t->nnodes;
 	struct dkm_status st = { 0 };
 	struct dkm_status_node *nodes;
+	static int slot_of[MAX_NODES];
 	uint64_t *res;
 	unsigned *ncl;
+	bool *seen;
 	uint8_t *dist;
 	size_t len;
 	char *buf;
@@ -901,37 +1022,40 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 	buf = calloc(1, len);
 	res = calloc(n ? n : 1, sizeof(*res));
 	ncl = calloc(n ? n : 1, sizeof(*ncl));
-	if (!buf || !res || !ncl) {
+	seen = calloc(n ? n : 1, sizeof(*seen));
+	if (!buf || !res || !ncl || !seen) {
 		free(buf);
 		free(res);
 		free(ncl);
+		free(seen);
 		return -ENOMEM;
 	}
+	for (int i = 0; i < MAX_NODES; i++)
+		slot_of[i] = -1;
+	for (unsigned i = 0; i < n; i++)
+		if (t->nodes[i].id < MAX_NODES)
+			slot_of[t->nodes[i].id] = (int)i;
 	nodes = (struct dkm_status_node *)(buf + sizeof(st));
 	dist = (uint8_t *)(nodes + n);
-	/* Resident bytes per node: a region's resident bytes counted against its ranges in order. */
+	/* Per node: resident = granted - owed; clients holding a range there, each counted once. */
+	for (unsigned i = 0; i < n; i++) {
+		int id = t->nodes[i].id;
+
+		res[i] = id < MAX_NODES ? b->node_granted[id] - b->node_owed[id] : 0;
+	}
 	for (const struct dkm_client *c = b->clients; c; c = c->next) {
-		for (unsigned i = 0; i < n; i++) {
-			bool holds = false;
-
-			for (const struct dkm_grant *r = c->regions; r && !holds; r = r->next)
-				for (unsigned k = 0; k < r->nranges; k++)
-					if (r->ranges[k].node == t->nodes[i].id)
-						holds = true;
-			ncl[i] += holds;
-		}
+		for (unsigned i = 0; i < n; i++)
+			seen[i] = false;
 		for (const struct dkm_grant *r = c->regions; r; r = r->next) {
-			uint64_t rb = r->ready ? resident_bytes(r->fd) : 0;
-
 			st.granted += r->size;
-			st.resident += rb < r->size ? rb : r->size;
+			st.resident += region_resident(r);
 			for (unsigned k = 0; k < r->nranges; k++) {
-				uint64_t len_k = r->ranges[k].length, cov = rb < len_k ? rb : len_k;
+				int slot = r->ranges[k].node < MAX_NODES ? slot_of[r->ranges[k].node] : -1;
 
-				rb -= cov;
-				for (unsigned i = 0; i < n; i++)
-					if (t->nodes[i].id == r->ranges[k].node)
-						res[i] += cov;
+				if (slot >= 0 && !seen[slot]) {
+					seen[slot] = true;
+					ncl[slot]++;
+				}
 			}
 		}
 	}
@@ -968,6 +1092,7 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 	}
 	free(res);
 	free(ncl);
+	free(seen);
 	*ret = buf;
 	*ret_len = len;
 	return 0;
@@ -1002,11 +1127,8 @@ int dkm_broker_clients(struct dkm_broker *b, void **ret, size_t *ret_len)
 		e.nregions = c->nregions;
 		e.granted = c->granted;
 		e.released = c->released;
-		for (const struct dkm_grant *r = c->regions; r; r = r->next) {
-			uint64_t rb = r->ready ? resident_bytes(r->fd) : 0;
-
-			e.resident += rb < r->size ? rb : r->size;
-		}
+		for (const struct dkm_grant *r = c->regions; r; r = r->next)
+			e.resident += region_resident(r);
 		memcpy(buf + sizeof(hdr) + i * sizeof(e), &e, sizeof(e));
 	}
 	*ret = buf;

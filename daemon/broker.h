@@ -10,6 +10,9 @@
  *  - node_granted[n] is the sum of the lengths of all ranges on node n of
  *    all live regions (pending ones included); node_released[n] only grows,
  *    by the lengths of ranges whose region was freed;
+ *  - node_owed[n] is the sum over those ranges of length - resident[i]:
+ *    memory promised on n that is not populated yet (resident[] is refreshed
+ *    from the memfds on a timer and when a population job ends);
  *  - client->granted is the sum of its regions' sizes; uid totals likewise;
  *  - a region is on exactly one client's list until released; the daemon's
  *    memfd is closed exactly when the region is freed.
@@ -28,6 +31,7 @@
 
 struct dkm_broker;
 struct dkm_client;
+struct dkm_job;
 
 struct dkm_grant {
 	uint64_t id;
@@ -40,7 +44,9 @@ struct dkm_grant {
 	uint32_t seq;                /* request it answers */
 	unsigned nranges;
 	struct dkm_range ranges[DKM_PROTO_MAX_RANGES];
-	struct dkm_grant *next;     /* owner's list */
+	uint64_t resident[DKM_PROTO_MAX_RANGES]; /* bytes of each range last seen populated */
+	struct dkm_job *job;         /* population job while !ready */
+	struct dkm_grant *next;      /* owner's list */
 };
 
 struct dkm_client {
@@ -62,11 +68,13 @@ struct dkm_client {
 
 /*
  * Called by dkm_broker_dispatch_worker when a region's population finished:
- * err 0 and r ready to send, or a negative errno with msg, r (already
- * unlinked, for its seq) freed right after the call.
+ * err 0 and r ready to send, or a negative errno with msg and r NULL (the
+ * region is gone already). seq is the request's. The callback may end the
+ * client's connection (dkm_broker_client_gone); the broker touches neither c
+ * nor r after it returns.
  */
 typedef void (*dkm_region_ready_fn)(void *ctx, struct dkm_client *c, struct dkm_grant *r,
-				    int err, const char *msg);
+				    uint32_t seq, int err, const char *msg);
 
 /* Create a broker using cfg (borrowed: it must outlive the broker or be replaced) and t (owned). */
 int dkm_broker_new(const struct dkm_config *cfg, struct dkm_topology *t, dkm_region_ready_fn ready,
@@ -95,6 +103,11 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 /* RELEASE_REGION: -ENOENT if the client holds no region with that id. */
 int dkm_broker_release(struct dkm_broker *b, struct dkm_client *c, uint64_t id, char *msg,
 		       size_t msgsize);
+
+/* Re-read how much of each region is populated (the refresh timer). */
+void dkm_broker_refresh_residency(struct dkm_broker *b);
+/* Most regions all clients together may hold (the daemon's descriptors bound it). */
+void dkm_broker_set_max_regions(struct dkm_broker *b, unsigned max);
 
 /* Descriptor that becomes readable when worker jobs finish; call dispatch then. */
 int dkm_broker_worker_fd(const struct dkm_broker *b);

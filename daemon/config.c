@@ -223,7 +223,11 @@ static int size_key(const char *key, const char *value, uint64_t min, uint64_t *
 
 static int set_reserve(struct dkm_config *c, const char *value, struct parse_state *st)
 {
-	return size_key("reserve", value, 0, &c->reserve, st);
+	if (!size_key("reserve", value, 0, &c->reserve, st))
+		return 0;
+	if (c->reserve > (1ull << 50))
+		return fail(st, "reserve: %s is more than 1P", value);
+	return 1;
 }
 
 static int set_max_region_size(struct dkm_config *c, const char *value, struct parse_state *st)
@@ -264,6 +268,12 @@ static int set_max_regions_per_client(struct dkm_config *c, const char *value,
 {
 	return uint_key("max_regions_per_client", value, 1, 1u << 20, &c->max_regions_per_client,
 			st);
+}
+
+static int set_max_regions_per_uid(struct dkm_config *c, const char *value,
+				   struct parse_state *st)
+{
+	return uint_key("max_regions_per_uid", value, 1, 1u << 24, &c->max_regions_per_uid, st);
 }
 
 static int set_max_clients(struct dkm_config *c, const char *value, struct parse_state *st)
@@ -329,6 +339,7 @@ static const struct key keys[] = {
 	{ "", "prefault", set_prefault },
 	{ "", "max_region_size", set_max_region_size },
 	{ "", "max_regions_per_client", set_max_regions_per_client },
+	{ "", "max_regions_per_uid", set_max_regions_per_uid },
 	{ "", "max_clients", set_max_clients },
 	{ "", "max_clients_per_uid", set_max_clients_per_uid },
 	{ "", "quota", set_quota },
@@ -369,6 +380,7 @@ void dkm_config_init(struct dkm_config *c)
 	c->prefault = true;
 	c->max_region_size = 64ull << 30;
 	c->max_regions_per_client = 4096;
+	c->max_regions_per_uid = 16384;
 	c->max_clients = 4096;
 	c->max_clients_per_uid = 256;
 	c->refresh_interval_ms = 1000;

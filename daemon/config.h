@@ -34,6 +34,7 @@ struct dkm_config {
 	bool prefault;                /* prefault=: populate regions before handing them out */
 	uint64_t max_region_size;     /* max_region_size= */
 	unsigned max_regions_per_client;
+	unsigned max_regions_per_uid;
 	unsigned max_clients;
 	unsigned max_clients_per_uid;
 	uint64_t quota;               /* quota=: default per-uid bytes, 0 unlimited */

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -21,15 +23,22 @@
 #include "util/format.h"
 #include "wire.h"
 
-/* Replies a peer may leave unread before it is dropped. */
-#define MAX_OUT_BYTES (4u * 1024 * 1024)
-/* recvmsg calls per wake-up of one connection, so that one peer cannot starve others. */
-#define MAX_READS_PER_WAKEUP 16
+/* Replies queued past this stop reading the peer's requests until they are sent. */
+#define OUT_PAUSE_BYTES (64u * 1024)
+/* Replies a peer may leave unread before it is dropped (a STATUS reply fits, with room). */
+#define MAX_OUT_BYTES (1024u * 1024)
+/* Requests handled per wake-up of one connection, so that one peer cannot starve others. */
+#define MAX_MSGS_PER_WAKEUP 32
+/* Seconds a new connection has to say HELLO, and a closing one to take its last reply. */
+#define HELLO_TIMEOUT_S 10
+#define CLOSING_TIMEOUT_S 5
 
 struct out_msg {
 	void *buf;
 	size_t len, off;
-	int fd;                       /* descriptor to attach to the first byte, or -1 */
+	int fd;                       /* descriptor to attach to the first byte, or -1; borrowed
+				       * from its region, which cannot go before the message does:
+				       * only this client can release it, after reading its id */
 	struct out_msg *next;
 };
 
@@ -40,9 +49,12 @@ struct conn {
 	struct dkm_rx rx;
 	struct out_msg *out_head, *out_tail;
 	size_t out_bytes;
+	struct event *ev_timeout;     /* no HELLO in time, or a closing peer that does not read */
 	struct dkm_client *client;
 	bool closing;                 /* close once the queue is flushed */
-	struct conn *prev, *next;
+	bool dead;                    /* ended: freed by the reaper, touch nothing else */
+	bool paused;                  /* reading stopped while replies are queued */
+	struct conn *prev, *next;     /* live connections, or the dead list */
 };
 
 struct server {
@@ -55,11 +67,13 @@ struct server {
 	char *socket_path;            /* ours to unlink at exit, or NULL */
 	struct event *ev_accept, *ev_accept_resume, *ev_worker, *ev_refresh, *ev_watchdog;
 	struct event *ev_sig[3];
+	struct event *ev_reap;        /* frees dead connections outside their callbacks */
 	struct conn *conns;
+	struct conn *dead;
 	unsigned nconns;
 };
 
-static void conn_free(struct conn *c);
+static void conn_kill(struct conn *c);
 
 /* ======================================================================
  * Sending
@@ -79,16 +93,13 @@ static void conn_flush(struct conn *c)
 			return;
 		}
 		if (n < 0) {
-			log_debug("client %u (pid %d): send: %s", c->client ? c->client->id : 0,
-				  c->client ? (int)c->client->pid : 0, strerror((int)-n));
-			conn_free(c);
+			log_debug("client %u (pid %d): send: %s", c->client->id, (int)c->client->pid,
+				  strerror((int)-n));
+			conn_kill(c);
 			return;
 		}
 		m->off += (size_t)n;
-		if (m->fd >= 0) {
-			close(m->fd);
-			m->fd = -1;
-		}
+		m->fd = -1; /* went with the first byte */
 		if (m->off < m->len) {
 			event_add(c->ev_write, NULL);
 			return;
@@ -101,29 +112,34 @@ static void conn_flush(struct conn *c)
 		free(m);
 	}
 	event_del(c->ev_write);
-	if (c->closing)
-		conn_free(c);
+	if (c->closing) {
+		conn_kill(c);
+		return;
+	}
+	if (c->paused) {
+		c->paused = false;
+		event_add(c->ev_read, NULL);
+		/* requests may be buffered already: handle them without waiting for more bytes */
+		event_active(c->ev_read, EV_READ, 0);
+	}
 }
 
-/* Queue a message (fd is dup'ed) and try to send it. May free c: return after calling. */
+/* Queue a message (with a borrowed descriptor) and try to send it. May end c: check c->dead. */
 static void conn_send(struct conn *c, uint16_t type, uint32_t seq, const void *payload, size_t len,
 		      int fd)
 {
 	struct out_msg *m;
 	int r;
 
+	if (c->dead)
+		return;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		goto fail;
-	m->fd = -1;
+	m->fd = fd;
 	r = dkm_wire_encode(type, seq, payload, len, fd >= 0 ? 1 : 0, &m->buf, &m->len);
 	if (r < 0)
 		goto fail;
-	if (fd >= 0) {
-		m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (m->fd < 0)
-			goto fail;
-	}
 	if (c->out_bytes + m->len > MAX_OUT_BYTES) {
 		log_notice("client %u (pid %d) does not read its replies: dropped", c->client->id,
 			   (int)c->client->pid);
@@ -136,15 +152,16 @@ static void conn_send(struct conn *c, uint16_t type, uint32_t seq, const void *p
 		c->out_head = m;
 	c->out_tail = m;
 	conn_flush(c);
+	if (!c->dead && c->out_bytes > OUT_PAUSE_BYTES && !c->paused) {
+		c->paused = true;
+		event_del(c->ev_read);
+	}
 	return;
 fail:
-	if (m) {
-		if (m->fd >= 0)
-			close(m->fd);
+	if (m)
 		free(m->buf);
-		free(m);
-	}
-	conn_free(c);
+	free(m);
+	conn_kill(c);
 }
 
 static void send_error(struct conn *c, uint16_t request_type, uint32_t seq, int err,
@@ -172,17 +189,17 @@ static void send_region(struct conn *c, struct dkm_grant *r)
 }
 
 /* Population finished (broker callback). */
-static void on_region_ready(void *ctx, struct dkm_client *cl, struct dkm_grant *r, int err,
-			    const char *msg)
+static void on_region_ready(void *ctx, struct dkm_client *cl, struct dkm_grant *r, uint32_t seq,
+			    int err, const char *msg)
 {
 	struct conn *c = cl->conn;
 
 	(void)ctx;
-	if (!c)
+	if (!c || c->dead)
 		return;
 	if (err < 0) {
 		log_warning("client %u (pid %d): %s", cl->id, (int)cl->pid, msg);
-		send_error(c, DKM_MSG_ALLOC_REGION, r->seq, -err, msg);
+		send_error(c, DKM_MSG_ALLOC_REGION, seq, -err, msg);
 		return;
 	}
 	send_region(c, r);
@@ -226,11 +243,15 @@ static void handle_hello(struct conn *c, const struct dkm_msg *m)
 
 		snprintf(msg, sizeof(msg), "unsupported protocol version %u (daemon speaks %u)",
 			 h.major, DKM_PROTO_MAJOR);
+		struct timeval tv = { CLOSING_TIMEOUT_S, 0 };
+
 		log_notice("client pid %d: %s", (int)c->client->pid, msg);
 		c->closing = true;
+		event_add(c->ev_timeout, &tv);
 		send_error(c, m->hdr.type, m->hdr.seq, EPROTONOSUPPORT, msg);
 		return;
 	}
+	event_del(c->ev_timeout);
 	c->client->hello = true;
 	set_name(c->client, h.name);
 	rep.major = DKM_PROTO_MAJOR;
@@ -352,29 +373,37 @@ static bool dispatch(struct conn *c, const struct dkm_msg *m)
  * Connections
  * ====================================================================== */
 
-static void conn_free(struct conn *c)
+/*
+ * End a connection: everything it holds is returned now, but the structure
+ * lives on (dead) until the reaper runs from the event loop, so callers up
+ * the stack may still look at c->dead.
+ */
+static void conn_kill(struct conn *c)
 {
 	struct server *s = c->srv;
 
-	if (c->fd < 0)
-		return; /* already being freed */
-	event_free(c->ev_read);
-	event_free(c->ev_write);
+	if (c->dead)
+		return;
+	c->dead = true;
+	event_del(c->ev_read);
+	event_del(c->ev_write);
+	if (c->ev_timeout)
+		event_del(c->ev_timeout);
 	close(c->fd);
 	c->fd = -1;
 	dkm_rx_clear(&c->rx);
+	/* queued replies first: their descriptors are borrowed from the regions freed below */
 	while (c->out_head) {
 		struct out_msg *m = c->out_head;
 
 		c->out_head = m->next;
-		if (m->fd >= 0)
-			close(m->fd);
 		free(m->buf);
 		free(m);
 	}
 	if (c->client) {
 		log_debug("client %u (pid %d) disconnected", c->client->id, (int)c->client->pid);
 		dkm_broker_client_gone(s->broker, c->client);
+		c->client = NULL;
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -383,39 +412,98 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
-	free(c);
+	c->prev = NULL;
+	c->next = s->dead;
+	s->dead = c;
+	event_active(s->ev_reap, EV_TIMEOUT, 0);
 }
 
-/*
- * A connection is freed from inside its own callbacks (conn_send on error,
- * conn_flush when closing). The read loop therefore checks, after each
- * message, whether the connection still exists.
- */
-static bool conn_alive(struct server *s, struct conn *c)
+static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
-	for (struct conn *i = s->conns; i; i = i->next)
-		if (i == c)
-			return true;
-	return false;
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	while (s->dead) {
+		struct conn *c = s->dead;
+
+		s->dead = c->next;
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		if (c->ev_timeout)
+			event_free(c->ev_timeout);
+		free(c);
+	}
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->dead)
+		return;
+	log_info("client %u (pid %d): %s: dropped", c->client->id, (int)c->client->pid,
+		 c->closing ? "does not read its last reply" : "no HELLO in time");
+	conn_kill(c);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct server *s = c->srv;
+	unsigned handled = 0;
 
 	(void)fd;
 	(void)what;
-	for (int i = 0; i < MAX_READS_PER_WAKEUP; i++) {
-		ssize_t n = dkm_rx_fill(&c->rx, c->fd);
+	if (c->dead || c->paused)
+		return;
+	for (;;) {
+		ssize_t n;
 
+		/* whole messages already buffered first */
+		for (;;) {
+			struct dkm_msg m;
+			int r;
+
+			if (handled == MAX_MSGS_PER_WAKEUP) {
+				/* let others run; come back to this peer's buffered requests */
+				event_active(c->ev_read, EV_READ, 0);
+				return;
+			}
+			r = dkm_rx_next(&c->rx, &m);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				log_info("client %u (pid %d): malformed message (%s): dropped",
+					 c->client->id, (int)c->client->pid, strerror(-r));
+				conn_kill(c);
+				return;
+			}
+			handled++;
+			if (c->closing) {
+				dkm_msg_clear(&m);
+				continue;
+			}
+			if (!dispatch(c, &m)) {
+				dkm_msg_clear(&m);
+				conn_kill(c);
+				return;
+			}
+			dkm_msg_clear(&m);
+			if (c->dead || c->paused)
+				return;
+		}
+		n = dkm_rx_fill(&c->rx, c->fd);
 		if (n == -EAGAIN)
 			return;
 		if (n == 0) {
 			if (dkm_rx_pending(&c->rx))
 				log_info("client %u (pid %d): closed in the middle of a message",
 					 c->client->id, (int)c->client->pid);
-			conn_free(c);
+			conn_kill(c);
 			return;
 		}
 		if (n < 0) {
@@ -424,42 +512,20 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 				 n == -EPROTO	  ? "bad descriptors or control data"
 				 : n == -EMSGSIZE ? "message too large"
 						  : strerror((int)-n));
-			conn_free(c);
+			conn_kill(c);
 			return;
-		}
-		for (;;) {
-			struct dkm_msg m;
-			int r = dkm_rx_next(&c->rx, &m);
-
-			if (r == 0)
-				break;
-			if (r < 0) {
-				log_info("client %u (pid %d): malformed message (%s): dropped",
-					 c->client->id, (int)c->client->pid, strerror(-r));
-				conn_free(c);
-				return;
-			}
-			if (c->closing) {
-				dkm_msg_clear(&m);
-				continue;
-			}
-			if (!dispatch(c, &m)) {
-				dkm_msg_clear(&m);
-				conn_free(c);
-				return;
-			}
-			dkm_msg_clear(&m);
-			if (!conn_alive(s, c))
-				return;
 		}
 	}
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
+	struct conn *c = arg;
+
 	(void)fd;
 	(void)what;
-	conn_flush(arg);
+	if (!c->dead)
+		conn_flush(c);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -540,14 +606,20 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		dkm_rx_init(&c->rx);
 		c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
 		c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+		c->ev_timeout = evtimer_new(s->base, on_timeout, c);
 		c->next = s->conns;
 		if (s->conns)
 			s->conns->prev = c;
 		s->conns = c;
 		s->nconns++;
-		if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
-			conn_free(c);
+		if (!c->ev_read || !c->ev_write || !c->ev_timeout || event_add(c->ev_read, NULL) < 0) {
+			conn_kill(c);
 			continue;
+		}
+		{
+			struct timeval tv = { HELLO_TIMEOUT_S, 0 };
+
+			event_add(c->ev_timeout, &tv);
 		}
 	}
 }
@@ -677,6 +749,7 @@ static void on_refresh(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read_map(s, s->cfg, &t) == 0)
 		dkm_broker_set_topology(s->broker, t);
+	dkm_broker_refresh_residency(s->broker);
 	notify_status(s);
 }
 
@@ -711,7 +784,14 @@ static void reload(struct server *s)
 	struct dkm_topology *t;
 	char err[512];
 
-	sd_notify(0, "RELOADING=1");
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			   (unsigned long long)ts.tv_sec * 1000000ull +
+				   (unsigned long long)ts.tv_nsec / 1000ull);
+	}
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		goto out;
@@ -771,6 +851,15 @@ int dkm_server_run(const struct dkm_server_options *o)
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* each region held costs a descriptor: take all the kernel allows */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	s.cfg = calloc(1, sizeof(*s.cfg));
 	if (!s.cfg)
 		return -ENOMEM;
@@ -806,12 +895,26 @@ int dkm_server_run(const struct dkm_server_options *o)
 	s.ev_worker = event_new(s.base, dkm_broker_worker_fd(s.broker), EV_READ | EV_PERSIST,
 				on_worker, &s);
 	s.ev_refresh = event_new(s.base, -1, EV_PERSIST, on_refresh, &s);
+	s.ev_reap = event_new(s.base, -1, 0, on_reap, &s);
 	for (int i = 0; i < 3; i++)
 		s.ev_sig[i] = evsignal_new(s.base, sigs[i], on_signal, &s);
-	if (!s.ev_accept || !s.ev_accept_resume || !s.ev_worker || !s.ev_refresh || !s.ev_sig[0] ||
+	if (!s.ev_accept || !s.ev_accept_resume || !s.ev_worker || !s.ev_refresh || !s.ev_reap ||
+	    !s.ev_sig[0] ||
 	    !s.ev_sig[1] || !s.ev_sig[2]) {
 		r = -ENOMEM;
 		goto out;
+	}
+	{
+		/* regions are bounded by descriptors: the limit less room for connections */
+		struct rlimit rl;
+		rlim_t max = 1024;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			max = rl.rlim_cur;
+		else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			max = 1u << 20;
+		max = max > (rlim_t)s.cfg->max_clients + 128 ? max - s.cfg->max_clients - 64 : max / 2;
+		dkm_broker_set_max_regions(s.broker, (unsigned)(max > (1u << 24) ? 1u << 24 : max));
 	}
 	event_add(s.ev_accept, NULL);
 	event_add(s.ev_worker, NULL);
@@ -847,7 +950,9 @@ int dkm_server_run(const struct dkm_server_options *o)
 	r = 0;
 out:
 	while (s.conns)
-		conn_free(s.conns);
+		conn_kill(s.conns);
+	if (s.ev_reap)
+		on_reap(-1, 0, &s);
 	dkm_broker_free(s.broker);
 	if (s.ev_accept)
 		event_free(s.ev_accept);
@@ -857,6 +962,8 @@ out:
 		event_free(s.ev_worker);
 	if (s.ev_refresh)
 		event_free(s.ev_refresh);
+	if (s.ev_reap)
+		event_free(s.ev_reap);
 	if (s.ev_watchdog)
 		event_free(s.ev_watchdog);
 	for (int i = 0; i < 3; i++)

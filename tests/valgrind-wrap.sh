@@ -9,5 +9,5 @@ export DKM_TEST_WRAPPER="${vg[*]}"
 if [ "$(head -c 2 "$1")" = '#!' ]; then
 	exec "$@"
 fi
-export CK_FORK=no
+[ "${CK_FORK:-}" = yes ] || export CK_FORK=no
 exec "${vg[@]}" "$@"

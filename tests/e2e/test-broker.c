@@ -52,12 +52,15 @@ static void check_sealed(int fd, uint64_t size)
 	struct stat st;
 	int seals = fcntl(fd, F_GET_SEALS);
 
-	ck_assert_int_eq(seals & (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
-			 F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+	ck_assert_int_eq(seals & (F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_GROW | F_SEAL_SEAL);
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_uint_eq((uint64_t)st.st_size, size);
-	ck_assert_int_eq(ftruncate(fd, (off_t)size / 2), -1);
+	/* nobody makes a grant bigger than it was */
+	ck_assert_int_eq(ftruncate(fd, (off_t)size * 2), -1);
 	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fallocate(fd, 0, (off_t)size, 4096), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
 	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
 }
 
@@ -134,12 +137,24 @@ START_TEST(test_release_and_disconnect)
 	ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
 	ck_assert_int_eq(dkm_conn_release(c, reg.id), -ENOENT);
 	ck_assert_uint_eq(status_granted(&d, 0), 4 * MIB);
-	/* the memory stays usable in the client after release: the kernel frees it at unmap */
-	check_placement(fd, 4 * MIB, MPOL_BIND, 0, true);
+	/* released memory is revoked: the client cannot keep using what it gave back */
+	{
+		struct stat st;
+
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		ck_assert_int_eq(st.st_size, 0);
+		ck_assert_int_eq(st.st_blocks, 0);
+	}
 	close(fd);
-	/* disconnecting returns everything the client held */
+	/* disconnecting returns (and revokes) everything the client held */
 	dkm_conn_close(c);
 	ck_assert(wait_granted(&d, 0, 0, 5000));
+	{
+		struct stat st;
+
+		ck_assert_int_eq(fstat(fd2, &st), 0);
+		ck_assert_int_eq(st.st_size, 0);
+	}
 	close(fd2);
 	dkm_conn_close(other);
 	daemon_stop(&d);
@@ -577,6 +592,62 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+START_TEST(test_flood_and_cancel)
+{
+	struct daemon d;
+	uint64_t total, freeb;
+	int fd, sent = 0;
+
+	daemon_start(&d, NULL);
+	/* a peer that floods requests and never reads the replies */
+	fd = raw_connect(&d);
+	send_hello(fd, DKM_PROTO_MAJOR);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	for (;;) {
+		void *buf;
+		size_t len;
+		ssize_t n;
+
+		ck_assert_int_eq(dkm_wire_encode(DKM_MSG_STATUS, (uint32_t)sent + 2, NULL, 0, 0, &buf,
+						 &len), 0);
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		free(buf);
+		if (n < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			break;
+		}
+		sent++;
+		ck_assert_int_lt(sent, 1000000);
+	}
+	/* the daemon stopped reading it and serves everyone else */
+	still_serving(&d);
+	ck_assert_uint_eq(status_clients(&d), 1);
+	close(fd);
+
+	/* a client that asks for a large pre-faulted region and leaves at once:
+	 * the population is cancelled and the grant returns */
+	ck_assert_int_eq(dkm_read_node_meminfo("/sys", 0, &total, &freeb), 0);
+	{
+		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, (freeb / 4) & ~(uint64_t)(page - 1),
+							DKM_ALLOC_PREFAULT);
+		void *buf;
+		size_t len;
+
+		fd = raw_connect(&d);
+		send_hello(fd, DKM_PROTO_MAJOR);
+		ck_assert_int_eq(dkm_wire_encode(DKM_MSG_ALLOC_REGION, 2, &req, sizeof(req), 0, &buf,
+						 &len), 0);
+		send_raw(fd, buf, len);
+		free(buf);
+		close(fd);
+	}
+	ck_assert(wait_granted(&d, 0, 0, 10000));
+	ck_assert_uint_eq(status_clients(&d), 0);
+	still_serving(&d);
+	daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(test_reload)
 {
 	struct daemon d;
@@ -780,6 +851,7 @@ static Suite *broker_suite(void)
 	tcase_add_test(tc, test_sigkill_frees);
 	tcase_add_test(tc, test_many_clients);
 	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_flood_and_cancel);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_socket_path);
 	tcase_add_test(tc, test_daxkmemctl);
