@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The public API of libdaxkmem-client (include/daxkmem.h). */
+#include "daxkmem.h"
+
+#include <errno.h>
+#include <numaif.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "session.h"
+#include "wire.h"
+
+#define DKM_EXPORT __attribute__((visibility("default")))
+
+struct daxkmem_region {
+	struct dkm_session_region *r;
+	daxkmem_kind_t kind;
+};
+
+static bool valid_kind(daxkmem_kind_t kind)
+{
+	return kind == DAXKMEM_KIND_KMEM || kind == DAXKMEM_KIND_KMEM_ALL ||
+	       kind == DAXKMEM_KIND_KMEM_PREFERRED;
+}
+
+DKM_EXPORT const char *daxkmem_kind_name(daxkmem_kind_t kind)
+{
+	return valid_kind(kind) ? dkm_kind_name((uint32_t)kind) : NULL;
+}
+
+DKM_EXPORT void *daxkmem_malloc(daxkmem_kind_t kind, size_t size)
+{
+	struct dkm_pool *p;
+	void *ptr;
+
+	if (!valid_kind(kind)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = dkm_session_pool((unsigned)kind);
+	if (!p)
+		return NULL;
+	ptr = dkm_pool_malloc(p, size);
+	if (!ptr)
+		dkm_log_failure("daxkmem_malloc(%s, %zu): %s", daxkmem_kind_name(kind), size,
+				strerror(errno));
+	return ptr;
+}
+
+DKM_EXPORT void *daxkmem_calloc(daxkmem_kind_t kind, size_t num, size_t size)
+{
+	size_t total;
+	void *ptr;
+
+	if (__builtin_mul_overflow(num, size, &total)) {
+		errno = ENOMEM;
+		dkm_log_failure("daxkmem_calloc(%s, %zu, %zu): the size overflows",
+				daxkmem_kind_name(kind) ? daxkmem_kind_name(kind) : "?", num, size);
+		return NULL;
+	}
+	ptr = daxkmem_malloc(kind, total);
+	if (ptr)
+		memset(ptr, 0, total);
+	return ptr;
+}
+
+/* The kind of a block of ours, or 0. */
+static daxkmem_kind_t kind_of(const void *ptr)
+{
+	struct dkm_pool *p = dkm_block_pool(ptr);
+
+	return p ? (daxkmem_kind_t)dkm_pool_tag(p) : DAXKMEM_KIND_DETECT;
+}
+
+DKM_EXPORT void daxkmem_free(daxkmem_kind_t kind, void *ptr)
+{
+	int r;
+
+	if (!ptr)
+		return;
+	if (kind != DAXKMEM_KIND_DETECT && !valid_kind(kind)) {
+		dkm_report_misuse("daxkmem_free(%d, %p): invalid kind", (int)kind, ptr);
+		return;
+	}
+	r = dkm_block_free(ptr);
+	if (r == -EINVAL)
+		dkm_report_misuse("daxkmem_free(%p): not a block allocated by libdaxkmem-client", ptr);
+	else if (r == -EALREADY)
+		dkm_report_misuse("daxkmem_free(%p): double free", ptr);
+}
+
+DKM_EXPORT size_t daxkmem_usable_size(daxkmem_kind_t kind, void *ptr)
+{
+	(void)kind;
+	return ptr ? dkm_block_usable_size(ptr) : 0;
+}
+
+DKM_EXPORT void *daxkmem_realloc(daxkmem_kind_t kind, void *ptr, size_t size)
+{
+	daxkmem_kind_t old_kind;
+	size_t old;
+	void *n;
+
+	if (!ptr) {
+		if (kind == DAXKMEM_KIND_DETECT) {
+			errno = EINVAL;
+			return NULL;
+		}
+		return daxkmem_malloc(kind, size);
+	}
+	old_kind = kind_of(ptr);
+	old = old_kind ? dkm_block_usable_size(ptr) : 0;
+	if (!old) {
+		dkm_report_misuse("daxkmem_realloc(%p): not a block allocated by libdaxkmem-client",
+				  ptr);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (kind == DAXKMEM_KIND_DETECT)
+		kind = old_kind;
+	if (!valid_kind(kind)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (size == 0) {
+		daxkmem_free(kind, ptr);
+		return NULL;
+	}
+	/* Same kind and it still fits without wasting more than half: keep it. */
+	if (kind == old_kind && size <= old && size >= old / 2)
+		return ptr;
+	n = daxkmem_malloc(kind, size);
+	if (!n)
+		return NULL; /* ptr stays valid */
+	memcpy(n, ptr, size < old ? size : old);
+	daxkmem_free(old_kind, ptr);
+	return n;
+}
+
+DKM_EXPORT int daxkmem_posix_memalign(daxkmem_kind_t kind, void **memptr, size_t alignment,
+				      size_t size)
+{
+	struct dkm_pool *p;
+	int saved = errno, r;
+	void *ptr;
+
+	if (!memptr || !valid_kind(kind) || alignment < sizeof(void *) ||
+	    (alignment & (alignment - 1)))
+		return EINVAL;
+	p = dkm_session_pool((unsigned)kind);
+	if (!p) {
+		r = errno;
+		errno = saved;
+		return r;
+	}
+	ptr = dkm_pool_memalign(p, alignment, size);
+	if (!ptr) {
+		r = errno;
+		dkm_log_failure("daxkmem_posix_memalign(%s, %zu, %zu): %s", daxkmem_kind_name(kind),
+				alignment, size, strerror(r));
+		errno = saved;
+		return r;
+	}
+	*memptr = ptr;
+	return 0;
+}
+
+DKM_EXPORT int daxkmem_detect_kind(const void *ptr)
+{
+	daxkmem_kind_t k = ptr ? kind_of(ptr) : DAXKMEM_KIND_DETECT;
+
+	if (k == DAXKMEM_KIND_DETECT) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)k;
+}
+
+DKM_EXPORT int daxkmem_check_available(daxkmem_kind_t kind)
+{
+	if (!valid_kind(kind))
+		return EINVAL;
+	return dkm_session_check((unsigned)kind);
+}
+
+DKM_EXPORT int daxkmem_node_of(const void *ptr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p = (void *)((uintptr_t)ptr & ~(uintptr_t)(page - 1));
+	int node = -1;
+
+	if (!ptr) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (get_mempolicy(&node, NULL, 0, p, MPOL_F_NODE | MPOL_F_ADDR) < 0)
+		return -1;
+	return node;
+}
+
+DKM_EXPORT daxkmem_region_t *daxkmem_region_get(daxkmem_kind_t kind, size_t size, int prefault)
+{
+	struct daxkmem_region *r;
+	int err;
+
+	if (!valid_kind(kind) || size == 0 || prefault < -1 || prefault > 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	err = dkm_session_region_get((unsigned)kind, size, 0, prefault, &r->r);
+	if (err < 0) {
+		free(r);
+		errno = -err;
+		return NULL;
+	}
+	r->kind = kind;
+	return r;
+}
+
+DKM_EXPORT void *daxkmem_region_addr(const daxkmem_region_t *r)
+{
+	return r ? r->r->addr : NULL;
+}
+
+DKM_EXPORT size_t daxkmem_region_size(const daxkmem_region_t *r)
+{
+	return r ? r->r->size : 0;
+}
+
+DKM_EXPORT int daxkmem_region_fd(const daxkmem_region_t *r)
+{
+	return r ? r->r->fd : -1;
+}
+
+DKM_EXPORT void daxkmem_region_release(daxkmem_region_t *r)
+{
+	if (!r)
+		return;
+	dkm_session_region_put(r->r);
+	free(r);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Types of the allocator core (heap.c), and hooks for its unit test.
+ *
+ * Map of the structures
+ *
+ *   dkm_pool ──┬─ segs      slab segments (all of them)   ─┐ under pool->lock
+ *              ├─ avail     slab segments with a free slot │
+ *              ├─ large     live large spans               │
+ *              ├─ retained  empty memory kept for reuse    │
+ *              ├─ abandoned[class]  ownerless slabs with room
+ *              └─ tcaches   thread caches serving the pool ┘
+ *
+ *   dkm_segment  4 MiB, aligned: an 8 KiB header, then 64 slots of 64 KiB.
+ *                slot_map[slot] is the first slot of the slab covering it
+ *                (0xff: free); slabs[first slot] describes that slab. Slot 0
+ *                holds the header: only one-slot slabs go there, and their
+ *                first blocks (those overlapping the header) are never used.
+ *   large span   N segments: a 4 KiB header (a dkm_segment without slabs),
+ *                then one block, aligned as asked; kind DKM_SEG_LARGE.
+ *   dkm_slab     2^k slots (k <= 5), aligned to its own size, cut into blocks
+ *                of one size class, carved lazily from the start.
+ *   dkm_block    a free block: a link and a key in its first 16 bytes.
+ *
+ *   tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per thread and
+ *                pool): cur[class] (the slab malloc pops from), partial and
+ *                full lists of the other slabs the cache owns, and an inbox
+ *                where other threads push the blocks they free into them.
+ *
+ *   radix map    address >> 22 -> 0 (not ours), 1 (a live segment's head),
+ *                d + 1 (d segments past the head of a live large span).
+ *
+ * Size classes: 16-byte steps up to 128, then four per power of two up to
+ * DKM_CLASS_MAX (256 KiB); every class is a multiple of 16. Requests above
+ * DKM_CLASS_MAX are large and get a span of their own.
+ */
+#ifndef DKM_CLIENT_HEAP_INTERNAL_H
+#define DKM_CLIENT_HEAP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+
+#define DKM_SLOT_SHIFT 16
+#define DKM_SLOT_SIZE ((size_t)1 << DKM_SLOT_SHIFT)               /* 64 KiB */
+#define DKM_SLOTS ((unsigned)(DKM_SEGMENT_SIZE / DKM_SLOT_SIZE))  /* 64 */
+#define DKM_SLOT_FREE 0xffu
+#define DKM_SEG_HEADER_SIZE ((size_t)8192)  /* header of a slab segment */
+#define DKM_SPAN_HEADER_SIZE ((size_t)4096) /* header of a large span */
+#define DKM_SMALL_MAX 1024                  /* classes found by table lookup */
+#define DKM_CLASS_MAX ((size_t)256 << 10)   /* above: a large span */
+#define DKM_NCLASSES 52
+#define DKM_MAX_SLAB_SLOTS 32               /* 2 MiB */
+#define DKM_HEAP_MAX_POOLS 256              /* live pools at once */
+#define DKM_HEAP_MAX_SIZE ((size_t)1 << 46) /* larger requests fail with ENOMEM */
+
+/* Low bits of dkm_tcache.inbox (blocks are 16-byte aligned). */
+#define DKM_INBOX_SCAN ((uintptr_t)1) /* a thread walks the list: it may not be taken */
+#define DKM_INBOX_DEAD ((uintptr_t)2) /* the cache is retired: push elsewhere */
+#define DKM_INBOX_TAGS ((uintptr_t)15)
+
+struct dkm_tcache;
+
+/* Intrusive circular list; a head is a node linked to itself when empty. */
+struct dkm_dlist {
+	struct dkm_dlist *prev; /* previous node, or the head */
+	struct dkm_dlist *next; /* next node, or the head */
+};
+
+/*
+ * A free block. Only the first 16 bytes are ours, and only while it is free:
+ * next links it into exactly one list (a slab's free list, or one inbox),
+ * key is dkm_heap_secret ^ its address. A block handed out has key 0 (it is
+ * cleared on allocation), so a key that matches on free means "probably free
+ * already", to be confirmed by finding the block on a list.
+ */
+struct dkm_block {
+	struct dkm_block *next; /* next free block on the same list, or NULL */
+	uint64_t key;           /* dkm_heap_secret ^ (uintptr_t)this while free */
+};
+
+/* Where a slab is listed (dkm_slab.where). */
+enum dkm_slab_where {
+	DKM_SLAB_NONE,      /* on no list: a cache's cur, or abandoned and full */
+	DKM_SLAB_PARTIAL,   /* owner's tc->partial[cls]: owned, not cur, has free blocks */
+	DKM_SLAB_FULL,      /* owner's tc->full[cls]: owned, not cur, no free block */
+	DKM_SLAB_ABANDONED, /* pool->abandoned[cls]: no owner, has room */
+};
+
+/*
+ * A slab: blocks [first, capacity) of bsize bytes from the start of its
+ * first slot. Blocks [first, carved) have been carved: each is either handed
+ * out, on this slab's free list, or on the inbox of some cache (pushed by a
+ * thread that freed it remotely). Counting:
+ *   used == handed out + in inboxes          (inbox blocks are drained later)
+ *   length(free) == carved - first - used
+ *   first <= carved <= capacity; used == 0 with no owner => slab released.
+ * Ownership: owner is the cache whose thread alone touches free, used,
+ * carved, is_cur, full, where and link, without locks; other threads only
+ * push freed blocks onto owner->inbox. With owner NULL (abandoned, after the
+ * owning thread flushed) those fields belong to the pool and change only
+ * under pool->lock; adopting sets owner under that lock. bsize, capacity,
+ * recip, first, cls, nslots, head do not change while the slab exists.
+ */
+struct dkm_slab {
+	struct dkm_block *free;               /* free list (owner's, or the pool's when abandoned) */
+	uint32_t used;                        /* blocks out of the free list (see above) */
+	uint32_t carved;                      /* blocks [first, carved) have been carved */
+	uint32_t bsize;                       /* block size: the class size */
+	uint32_t capacity;                    /* blocks that fit in the slab */
+	uint64_t recip;                       /* ceil(2^40 / bsize): offset -> index without division */
+	_Atomic(struct dkm_tcache *) owner;   /* owning cache, NULL when abandoned */
+	uint16_t first;                       /* first usable block (> 0 only in slot 0, past the header) */
+	uint8_t cls;                          /* size class index */
+	uint8_t nslots;                       /* slots covered: 1, 2, 4 ... 32 */
+	uint8_t is_cur;                       /* it is owner->cur[cls] */
+	uint8_t full;                         /* on owner->full[cls] (or abandoned with no room) */
+	uint8_t where;                        /* enum dkm_slab_where */
+	uint8_t head;                         /* its first slot (index in the segment) */
+	struct dkm_dlist link;                /* on the list named by where */
+};
+
+enum dkm_seg_kind {
+	DKM_SEG_SLABS = 1, /* a 4 MiB segment of slabs */
+	DKM_SEG_LARGE = 2, /* a span holding one large block */
+};
+
+#define DKM_SEG_MAGIC 0x6b6d5347u
+#define DKM_LARGE_LIVE 1 /* dkm_segment.state of a large span whose block is out */
+#define DKM_LARGE_FREED 2
+
+/*
+ * The header at the start of a segment or large span. Registered in the radix
+ * map while live (after the header is written, before memory is handed out;
+ * removed before the memory is retained or unmapped). Counting, for a slab
+ * segment: nslabs == number of slots s with slot_map[s] == s; free_slots has
+ * bit s set iff slot_map[s] == DKM_SLOT_FREE; it is on pool->avail iff
+ * free_slots != 0; when free_slots covers all 64 slots it leaves the pool
+ * (retained or unmapped). Everything below slot_map changes only under
+ * pool->lock (slab descriptors follow the rules of dkm_slab).
+ */
+struct dkm_segment {
+	uint8_t slot_map[DKM_SLOTS];  /* slot -> first slot of its slab, or DKM_SLOT_FREE */
+	struct dkm_pool *pool;        /* owning pool */
+	uint16_t pool_id;             /* pool->id, to find the thread's cache */
+	uint8_t kind;                 /* enum dkm_seg_kind */
+	uint8_t in_avail;             /* on pool->avail */
+	uint32_t magic;               /* DKM_SEG_MAGIC */
+	size_t span_size;             /* bytes mapped from the source */
+	void *token;                  /* the source's token for unmap */
+	char *block;                  /* large: the block */
+	size_t usable;                /* large: its usable size (to the end of the span) */
+	_Atomic int state;            /* large: DKM_LARGE_LIVE or DKM_LARGE_FREED */
+	uint64_t free_slots;          /* slabs: bit s set when slot s is free */
+	unsigned nslabs;              /* slabs: slabs in the segment */
+	struct dkm_dlist link;        /* pool->segs, pool->large, pool->retained, or an unmap list */
+	struct dkm_dlist alink;       /* pool->avail */
+	struct dkm_slab slabs[DKM_SLOTS] __attribute__((aligned(64))); /* by first slot; slabs only */
+};
+
+/*
+ * A thread's cache for one pool. The owning thread alone reads and writes
+ * everything above inbox, without locks (cur[] on its fast paths); the
+ * pool's lock is taken to attach, detach, adopt and release slabs. Every
+ * slab it owns is exactly one of: cur[cls] (is_cur), on partial[cls], on
+ * full[cls]. inbox is an atomic stack of blocks freed by other threads into
+ * slabs this cache owns (or owned: a pusher may have read a stale owner, so
+ * draining checks). Pushes are CAS at the head by any thread, the owner takes
+ * the whole list with one CAS, so there is no ABA; while DKM_INBOX_SCAN is
+ * set (a thread looking for a block on it) the list may grow but not be
+ * taken; DKM_INBOX_DEAD refuses pushes (retired cache). Caches are never
+ * unmapped, only recycled, so a stale pointer to one stays harmless.
+ */
+struct dkm_tcache {
+	uint64_t uid;                              /* uid of the pool served; 0: none */
+	struct dkm_slab *cur[DKM_NCLASSES];        /* slab malloc pops from, or &empty_slab */
+	struct dkm_pool *pool;                     /* the pool served (valid while uid matches) */
+	struct dkm_dlist partial[DKM_NCLASSES];    /* owned slabs with free blocks, not cur */
+	struct dkm_dlist full[DKM_NCLASSES];       /* owned slabs without, not cur */
+	struct dkm_dlist plink;                    /* on pool->tcaches (under pool->lock) */
+	struct dkm_tcache *recycle;                /* next on the recycled list */
+	_Atomic uintptr_t inbox __attribute__((aligned(64))); /* stack of remote frees | DKM_INBOX_* */
+};
+
+/* A thread's caches, indexed by pool id. Recycled after dkm_heap_thread_flush. */
+struct dkm_thread {
+	struct dkm_tcache *tc[DKM_HEAP_MAX_POOLS]; /* cache per pool id, or &empty_tcache */
+	struct dkm_thread *recycle;                /* next on the recycled list */
+};
+
+/*
+ * A pool. id, uid, inherited and the source are set at creation (inherited
+ * again by dkm_heap_fork_child) and read without lock; everything else is
+ * under lock. Counting: nsegments == length(segs) + length(large) +
+ * length(retained); mapped_bytes is the sum of their span_size;
+ * retained_bytes that of retained, and stays <= retain_bytes.
+ */
+struct dkm_pool {
+	uint64_t uid;                 /* unique over the process' life, never 0 */
+	uint16_t id;                  /* index in the registry and in dkm_thread.tc */
+	bool inherited;               /* set in a forked child: no allocation, free does nothing */
+	unsigned tag;                 /* the caller's tag */
+	struct dkm_heap_source src;   /* where segments come from */
+	size_t retain_bytes;          /* empty memory kept for reuse, at most */
+	pthread_mutex_t lock __attribute__((aligned(64))); /* the slow paths */
+	struct dkm_dlist segs;        /* slab segments */
+	struct dkm_dlist avail;       /* slab segments with a free slot */
+	struct dkm_dlist large;       /* live large spans */
+	struct dkm_dlist retained;    /* empty memory kept, newest first */
+	struct dkm_dlist abandoned[DKM_NCLASSES]; /* ownerless slabs with room */
+	struct dkm_dlist tcaches;     /* caches attached to the pool */
+	size_t nsegments;             /* segments and spans mapped now */
+	size_t mapped_bytes;          /* their bytes */
+	size_t retained_bytes;        /* bytes on retained */
+	size_t large_blocks;          /* large blocks out */
+	size_t large_bytes;           /* their usable bytes */
+};
+
+/* For the unit test: full consistency walk of a pool (quiescent pools only);
+ * the number of problems found, each reported on stderr. */
+int dkm_heap_check_pool(struct dkm_pool *p);
+/* For the unit test: the debug level heap.c was built with. */
+int dkm_heap_debug_level(void);
+
+#endif

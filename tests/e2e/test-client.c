@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* libdaxkmem-client against a real daemon, node 0 configured as the kmem node. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daxkmem.h"
+#include "harness.h"
+#include "test-common.h"
+
+#define MIB (1024ull * 1024)
+
+static const daxkmem_kind_t kinds[] = { DAXKMEM_KIND_KMEM, DAXKMEM_KIND_KMEM_ALL,
+					DAXKMEM_KIND_KMEM_PREFERRED };
+
+/* A daemon for this test, found by the library through DAXKMEM_SOCKET. */
+static void start(struct daemon *d, const char *conf)
+{
+	daemon_start(d, conf);
+	setenv("DAXKMEM_SOCKET", d->sock, 1);
+	setenv("DAXKMEM_RETAIN", "0", 1);
+}
+
+/* Run fn with stderr going to a file; return what was written. */
+static char *capture_stderr(void (*fn)(void *), void *arg)
+{
+	static char buf[4096];
+	char path[] = "/tmp/dkm-stderr-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return buf;
+}
+
+struct kinds_arg {
+	void *(*blocks)[12];
+	const size_t *sizes;
+	unsigned nsizes;
+	int failed;
+	char err[128];
+};
+
+/* Allocate every size of every kind; runs in a thread that then exits (its caches go). */
+static void *kinds_thread(void *arg)
+{
+	struct kinds_arg *a = arg;
+
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned i = 0; i < a->nsizes; i++) {
+			char *p = daxkmem_malloc(kinds[k], a->sizes[i]);
+
+			if (!p) {
+				snprintf(a->err, sizeof(a->err), "%s %zu: %s", daxkmem_kind_name(kinds[k]),
+					 a->sizes[i], strerror(errno));
+				a->failed++;
+				continue;
+			}
+			memset(p, (int)i, a->sizes[i]);
+			a->blocks[k][i] = p;
+		}
+	return NULL;
+}
+
+START_TEST(test_kinds)
+{
+	static const size_t sizes[] = { 0, 1, 16, 24, 100, 512, 1000, 4096, 5000, 65536, 300000,
+					8 << 20 };
+	struct daemon d;
+	void *blocks[3][sizeof(sizes) / sizeof(sizes[0])];
+
+	start(&d, NULL);
+	for (unsigned k = 0; k < 3; k++)
+		ck_assert_int_eq(daxkmem_check_available(kinds[k]), 0);
+	{
+		struct kinds_arg a = { .blocks = blocks, .sizes = sizes,
+				       .nsizes = sizeof(sizes) / sizeof(sizes[0]) };
+		pthread_t th;
+
+		ck_assert_int_eq(pthread_create(&th, NULL, kinds_thread, &a), 0);
+		pthread_join(th, NULL);
+		ck_assert_msg(a.failed == 0, "%s", a.err);
+	}
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			char *p = blocks[k][i];
+
+			ck_assert_uint_eq((uintptr_t)p % 16, 0);
+			ck_assert_uint_ge(daxkmem_usable_size(DAXKMEM_KIND_DETECT, p), sizes[i]);
+			ck_assert_int_eq(daxkmem_detect_kind(p), kinds[k]);
+			if (sizes[i])
+				ck_assert_int_eq(daxkmem_node_of(p + sizes[i] - 1), 0);
+		}
+	/* the daemon sees the regions the library holds, bound as the kinds say */
+	ck_assert_uint_gt(status_granted(&d, 0), 0);
+	for (unsigned k = 0; k < 3; k++)
+		for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			unsigned char *p = blocks[k][i];
+
+			for (size_t j = 0; j < sizes[i]; j += 997)
+				ck_assert_uint_eq(p[j], i);
+			daxkmem_free(k % 2 ? DAXKMEM_KIND_DETECT : kinds[k], p);
+		}
+	/* the allocating thread is gone: with DAXKMEM_RETAIN=0 every empty segment goes back */
+	ck_assert(wait_granted(&d, 0, 0, 5000));
+	ck_assert_int_eq(daxkmem_detect_kind(&d), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_calloc_realloc_memalign)
+{
+	struct daemon d;
+	unsigned char *p, *q;
+	void *a;
+
+	start(&d, NULL);
+	p = daxkmem_calloc(DAXKMEM_KIND_KMEM, 1000, 8);
+	ck_assert_ptr_nonnull(p);
+	for (int i = 0; i < 8000; i++)
+		ck_assert_uint_eq(p[i], 0);
+	memset(p, 7, 8000);
+	daxkmem_free(DAXKMEM_KIND_KMEM, p);
+	/* a reused block is zeroed again */
+	p = daxkmem_calloc(DAXKMEM_KIND_KMEM, 8000, 1);
+	for (int i = 0; i < 8000; i++)
+		ck_assert_uint_eq(p[i], 0);
+	daxkmem_free(DAXKMEM_KIND_KMEM, p);
+	errno = 0;
+	ck_assert_ptr_null(daxkmem_calloc(DAXKMEM_KIND_KMEM, SIZE_MAX, 2));
+	ck_assert_int_eq(errno, ENOMEM);
+
+	p = daxkmem_malloc(DAXKMEM_KIND_KMEM, 24);
+	for (int i = 0; i < 24; i++)
+		p[i] = (unsigned char)i;
+	for (size_t size = 48; size < (4u << 20); size *= 3) {
+		q = daxkmem_realloc(DAXKMEM_KIND_DETECT, p, size);
+		ck_assert_ptr_nonnull(q);
+		for (int i = 0; i < 24; i++)
+			ck_assert_uint_eq(q[i], i);
+		p = q;
+	}
+	q = daxkmem_realloc(DAXKMEM_KIND_KMEM, p, 10);
+	for (int i = 0; i < 10; i++)
+		ck_assert_uint_eq(q[i], i);
+	/* realloc to another kind moves the block there */
+	p = daxkmem_realloc(DAXKMEM_KIND_KMEM_PREFERRED, q, 10);
+	ck_assert_int_eq(daxkmem_detect_kind(p), DAXKMEM_KIND_KMEM_PREFERRED);
+	ck_assert_uint_eq(p[9], 9);
+	ck_assert_ptr_null(daxkmem_realloc(DAXKMEM_KIND_DETECT, p, 0));
+	errno = 0;
+	ck_assert_ptr_null(daxkmem_realloc(DAXKMEM_KIND_DETECT, NULL, 10));
+	ck_assert_int_eq(errno, EINVAL);
+
+	for (size_t align = sizeof(void *); align <= (2u << 20); align *= 4) {
+		ck_assert_int_eq(daxkmem_posix_memalign(DAXKMEM_KIND_KMEM_ALL, &a, align, 100), 0);
+		ck_assert_uint_eq((uintptr_t)a % align, 0);
+		ck_assert_int_eq(daxkmem_detect_kind(a), DAXKMEM_KIND_KMEM_ALL);
+		daxkmem_free(DAXKMEM_KIND_DETECT, a);
+	}
+	ck_assert_int_eq(daxkmem_posix_memalign(DAXKMEM_KIND_KMEM, &a, 24, 100), EINVAL);
+	ck_assert_int_eq(daxkmem_posix_memalign(DAXKMEM_KIND_KMEM, &a, 4, 100), EINVAL);
+	ck_assert_ptr_null(daxkmem_malloc((daxkmem_kind_t)7, 10));
+	ck_assert_int_eq(errno, EINVAL);
+	daemon_stop(&d);
+}
+END_TEST
+
+static void bad_frees(void *arg)
+{
+	int on_stack;
+	void *p = daxkmem_malloc(DAXKMEM_KIND_KMEM, 64);
+
+	(void)arg;
+	daxkmem_free(DAXKMEM_KIND_KMEM, &on_stack);
+	daxkmem_free(DAXKMEM_KIND_KMEM, p);
+	daxkmem_free(DAXKMEM_KIND_KMEM, p);
+	p = daxkmem_malloc(DAXKMEM_KIND_KMEM, 64);
+	daxkmem_free(DAXKMEM_KIND_KMEM, (char *)p + 8);
+	daxkmem_free(DAXKMEM_KIND_KMEM, p);
+}
+
+START_TEST(test_bad_free_reported)
+{
+	struct daemon d;
+	char *out;
+	void *a, *b;
+
+	start(&d, NULL);
+	out = capture_stderr(bad_frees, NULL);
+	ck_assert_msg(strstr(out, "not a block allocated by libdaxkmem-client") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "double free") != NULL, "%s", out);
+	/* the heap is intact: two allocations never share a block */
+	a = daxkmem_malloc(DAXKMEM_KIND_KMEM, 64);
+	b = daxkmem_malloc(DAXKMEM_KIND_KMEM, 64);
+	ck_assert_ptr_ne(a, b);
+	daxkmem_free(DAXKMEM_KIND_KMEM, a);
+	daxkmem_free(DAXKMEM_KIND_KMEM, b);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_quota_and_capacity)
+{
+	struct daemon d;
+	void *p[64];
+	int n = 0;
+
+	start(&d, "quota = 24M");
+	/* 4 MiB segments and spans: the quota stops the fifth or so */
+	for (; n < 64; n++) {
+		p[n] = daxkmem_malloc(DAXKMEM_KIND_KMEM, 3 << 20);
+		if (!p[n])
+			break;
+	}
+	ck_assert_int_lt(n, 64);
+	ck_assert_int_eq(errno, EDQUOT);
+	for (int i = 0; i < n; i++)
+		daxkmem_free(DAXKMEM_KIND_KMEM, p[i]);
+	/* more than the node has: ENOMEM, as memkind would say */
+	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, (size_t)1 << 46));
+	ck_assert_int_eq(errno, ENOMEM);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_no_daemon)
+{
+	setenv("DAXKMEM_SOCKET", "/nonexistent/daxkmemd.sock", 1);
+	errno = 0;
+	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, 10));
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(daxkmem_check_available(DAXKMEM_KIND_KMEM_PREFERRED), ENOENT);
+}
+END_TEST
+
+START_TEST(test_daxkmem_nodes)
+{
+	struct daemon d;
+	void *p;
+
+	start(&d, NULL);
+	setenv("DAXKMEM_NODES", "0", 1);
+	p = daxkmem_malloc(DAXKMEM_KIND_KMEM, 100);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(daxkmem_node_of(p), 0);
+	daxkmem_free(DAXKMEM_KIND_DETECT, p);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_daxkmem_nodes_invalid)
+{
+	struct daemon d;
+
+	start(&d, NULL);
+	/* a node that does not exist: the daemon refuses it */
+	setenv("DAXKMEM_NODES", "5", 1);
+	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, 100));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(daxkmem_check_available(DAXKMEM_KIND_KMEM), EINVAL);
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_daemon_dies)
+{
+	struct daemon d;
+	unsigned char *small, *big;
+	int status;
+
+	start(&d, NULL);
+	small = daxkmem_malloc(DAXKMEM_KIND_KMEM, 100);
+	big = daxkmem_malloc(DAXKMEM_KIND_KMEM, 6 << 20);
+	ck_assert_ptr_nonnull(small);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 0x3c, 6 << 20);
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, &status, 0);
+	/* live blocks stay usable */
+	memset(small, 1, 100);
+	ck_assert_uint_eq(big[(6 << 20) - 1], 0x3c);
+	big[0] = 9;
+	ck_assert_int_eq(daxkmem_node_of(big), 0);
+	/* anything that needs a new region fails cleanly */
+	errno = 0;
+	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, 6 << 20));
+	ck_assert_msg(errno == ENOTCONN || errno == ECONNREFUSED || errno == ENOENT, "errno %d",
+		      errno);
+	daxkmem_free(DAXKMEM_KIND_KMEM, small);
+	daxkmem_free(DAXKMEM_KIND_KMEM, big);
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", d.dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_fork)
+{
+	struct daemon d;
+	char *a;
+	int pipefd[2], status;
+	pid_t child;
+
+	uint64_t before;
+
+	start(&d, NULL);
+	a = daxkmem_malloc(DAXKMEM_KIND_KMEM, 4096);
+	strcpy(a, "parent");
+	before = status_granted(&d, 0);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		char *b;
+		int ok = strcmp(a, "parent") == 0;
+
+		strcpy(a, "child");           /* a private copy: the parent must not see it */
+		daxkmem_free(DAXKMEM_KIND_KMEM, a);
+		b = daxkmem_malloc(DAXKMEM_KIND_KMEM, 4096); /* the child's own session */
+		ok = ok && b && b != a && daxkmem_node_of(b) == 0 && status_clients(&d) == 2;
+		strcpy(b, "child's own");
+		if (write(pipefd[1], ok ? "y" : "n", 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	{
+		char c = 0;
+
+		close(pipefd[1]);
+		ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+		ck_assert_int_eq(c, 'y');
+		ck_assert_int_eq(waitpid(child, &status, 0), child);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		close(pipefd[0]);
+	}
+	ck_assert_str_eq(a, "parent");
+	/* the parent's heap is intact */
+	{
+		char *b = daxkmem_malloc(DAXKMEM_KIND_KMEM, 4096);
+
+		ck_assert_ptr_nonnull(b);
+		ck_assert_ptr_ne(a, b);
+		daxkmem_free(DAXKMEM_KIND_KMEM, b);
+	}
+	/* the child's exit returned its memory: what is left is the parent's */
+	ck_assert(wait_granted(&d, 0, before, 5000));
+	daxkmem_free(DAXKMEM_KIND_KMEM, a);
+	daemon_stop(&d);
+}
+END_TEST
+
+struct xfer {
+	void *blocks[2000];
+	int n;
+};
+
+static void *alloc_thread(void *arg)
+{
+	struct xfer *x = arg;
+
+	for (x->n = 0; x->n < 2000; x->n++) {
+		x->blocks[x->n] = daxkmem_malloc(DAXKMEM_KIND_KMEM, (size_t)(16 + x->n % 700));
+		if (!x->blocks[x->n])
+			break;
+		memset(x->blocks[x->n], 0x11, 16);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads)
+{
+	struct daemon d;
+	static struct xfer x[4];
+	pthread_t th[4];
+
+	start(&d, NULL);
+	for (int round = 0; round < 3; round++) {
+		for (int t = 0; t < 4; t++)
+			ck_assert_int_eq(pthread_create(&th[t], NULL, alloc_thread, &x[t]), 0);
+		for (int t = 0; t < 4; t++) {
+			pthread_join(th[t], NULL);
+			ck_assert_int_eq(x[t].n, 2000);
+		}
+		/* freed by another thread than the one that allocated (those have exited) */
+		for (int t = 0; t < 4; t++)
+			for (int i = 0; i < 2000; i++)
+				daxkmem_free(DAXKMEM_KIND_DETECT, x[t].blocks[i]);
+	}
+	ck_assert(wait_granted(&d, 0, 0, 5000));
+	daemon_stop(&d);
+}
+END_TEST
+
+START_TEST(test_region_api)
+{
+	struct daemon d;
+	daxkmem_region_t *r;
+
+	start(&d, NULL);
+	r = daxkmem_region_get(DAXKMEM_KIND_KMEM_PREFERRED, 3 * MIB + 1, 1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(daxkmem_region_size(r), 3 * MIB + 4096);
+	ck_assert_int_ge(daxkmem_region_fd(r), 0);
+	memset(daxkmem_region_addr(r), 1, daxkmem_region_size(r));
+	ck_assert_int_eq(daxkmem_node_of(daxkmem_region_addr(r)), 0);
+	ck_assert_uint_eq(status_granted(&d, 0), 3 * MIB + 4096);
+	daxkmem_region_release(r);
+	ck_assert_uint_eq(status_granted(&d, 0), 0);
+	ck_assert_ptr_null(daxkmem_region_get(DAXKMEM_KIND_KMEM, 0, 0));
+	ck_assert_int_eq(errno, EINVAL);
+	daemon_stop(&d);
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+	Suite *s = suite_create("client-e2e");
+	TCase *tc = tcase_create("library");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_kinds);
+	tcase_add_test(tc, test_calloc_realloc_memalign);
+	tcase_add_test(tc, test_bad_free_reported);
+	tcase_add_test(tc, test_quota_and_capacity);
+	tcase_add_test(tc, test_no_daemon);
+	tcase_add_test(tc, test_daxkmem_nodes);
+	tcase_add_test(tc, test_daxkmem_nodes_invalid);
+	tcase_add_test(tc, test_daemon_dies);
+	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_region_api);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+DKM_TEST_MAIN(client_suite)
