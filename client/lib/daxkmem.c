@@ -3,6 +3,11 @@
 #include "daxkmem.h"
 
 #include <errno.h>
+#include <sched.h>
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#endif
+#include <stdatomic.h>
 #include <numaif.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,20 +36,67 @@ DKM_EXPORT const char *daxkmem_kind_name(daxkmem_kind_t kind)
 	return valid_kind(kind) ? dkm_kind_name((uint32_t)kind) : NULL;
 }
 
+/*
+ * The calling thread's pools, remembered for the CPU it last ran on: the
+ * fast path costs one sched_getcpu (rseq) and two compares. Placement still
+ * follows the thread: a move to another CPU looks the pools up again.
+ */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	int cpu;                            /* CPU the pools are for, -1 none */
+	unsigned generation;                /* dkm_session_fork_generation they belong to */
+	struct dkm_pool *pool[DKM_NKINDS];  /* by kind */
+} tl = { .cpu = -1 };
+
+/* The CPU the thread runs on: from its rseq area where glibc registered one (no call). */
+static inline int current_cpu(void)
+{
+#if __has_include(<sys/rseq.h>) && defined(__x86_64__)
+	if (__rseq_size) {
+		const volatile struct rseq *rs =
+			(const volatile struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+		int cpu = (int)rs->cpu_id;
+
+		if (cpu >= 0)
+			return cpu;
+	}
+#endif
+	return sched_getcpu();
+}
+
+static struct dkm_pool *pool_for(daxkmem_kind_t kind)
+{
+	int cpu = current_cpu();
+	unsigned gen = atomic_load_explicit(&dkm_session_fork_generation, memory_order_relaxed);
+	struct dkm_pool *p;
+
+	if (__builtin_expect(cpu == tl.cpu && gen == tl.generation && tl.pool[kind], 1))
+		return tl.pool[kind];
+	p = dkm_session_pool((unsigned)kind);
+	if (!p)
+		return NULL;
+	if (cpu != tl.cpu || gen != tl.generation) {
+		memset(tl.pool, 0, sizeof(tl.pool));
+		tl.cpu = cpu;
+		tl.generation = gen;
+	}
+	tl.pool[kind] = p;
+	return p;
+}
+
 DKM_EXPORT void *daxkmem_malloc(daxkmem_kind_t kind, size_t size)
 {
 	struct dkm_pool *p;
 	void *ptr;
 
-	if (!valid_kind(kind)) {
+	if (__builtin_expect(!valid_kind(kind), 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	p = dkm_session_pool((unsigned)kind);
+	p = pool_for(kind);
 	if (!p)
 		return NULL;
 	ptr = dkm_pool_malloc(p, size);
-	if (!ptr)
+	if (__builtin_expect(!ptr, 0))
 		dkm_log_failure("daxkmem_malloc(%s, %zu): %s", daxkmem_kind_name(kind), size,
 				strerror(errno));
 	return ptr;
@@ -150,7 +202,7 @@ DKM_EXPORT int daxkmem_posix_memalign(daxkmem_kind_t kind, void **memptr, size_t
 	if (!memptr || !valid_kind(kind) || alignment < sizeof(void *) ||
 	    (alignment & (alignment - 1)))
 		return EINVAL;
-	p = dkm_session_pool((unsigned)kind);
+	p = pool_for(kind);
 	if (!p) {
 		r = errno;
 		errno = saved;

@@ -8,6 +8,7 @@
 #define DKM_CLIENT_SESSION_H
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "heap.h"
@@ -17,6 +18,11 @@
 
 /* The pool for kind on the CPU node the calling thread runs on; NULL with errno. */
 struct dkm_pool *dkm_session_pool(unsigned kind);
+/*
+ * Bumped in a child after fork (its pools are new): per-thread caches of
+ * pools compare it to know they are stale.
+ */
+extern _Atomic unsigned dkm_session_fork_generation;
 /* The CPU node of the calling thread, or a negative errno (no session). */
 int dkm_session_cpu_node(void);
 /* 0 if kind works from every CPU node this process may run on, or the errno why not. */
