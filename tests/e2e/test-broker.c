@@ -836,6 +836,39 @@ START_TEST(test_daxkmemctl)
 }
 END_TEST
 
+START_TEST(test_limits_and_watchdog)
+{
+	struct daemon d;
+	struct dkm_conn *c1, *c2, *c3 = NULL;
+	char err[512];
+
+	/* the service manager asks for a watchdog: the daemon pings at half the interval */
+	setenv("WATCHDOG_USEC", "200000", 1);
+	daemon_start(&d, "max_clients_per_uid = 2");
+	unsetenv("WATCHDOG_USEC");
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "WATCHDOG=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "WATCHDOG=1", 5000));
+
+	/* a third connection of the same uid is refused with a reason */
+	c1 = client_open(&d, "one");
+	c2 = client_open(&d, "two");
+	ck_assert_int_eq(dkm_conn_open(d.sock, "three", &c3, err, sizeof(err)), -EUSERS);
+	ck_assert_msg(strstr(err, "uid 0 has 2 connections (max_clients_per_uid=2)") != NULL, "%s", err);
+	dkm_conn_close(c2);
+	/* once one goes, another may come */
+	for (int i = 0; i < 500; i++) {
+		if (dkm_conn_open(d.sock, "three", &c3, err, sizeof(err)) == 0)
+			break;
+		c3 = NULL;
+		poll(NULL, 0, 10);
+	}
+	ck_assert_ptr_nonnull(c3);
+	dkm_conn_close(c3);
+	dkm_conn_close(c1);
+	daemon_stop(&d);
+}
+END_TEST
+
 static Suite *broker_suite(void)
 {
 	Suite *s = suite_create("broker-e2e");
@@ -855,6 +888,7 @@ static Suite *broker_suite(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_socket_path);
 	tcase_add_test(tc, test_daxkmemctl);
+	tcase_add_test(tc, test_limits_and_watchdog);
 	suite_add_tcase(s, tc);
 	return s;
 }
