@@ -13,13 +13,15 @@
  *
  *   dkm_segment  4 MiB, aligned: an 8 KiB header, then 64 slots of 64 KiB.
  *                slot_map[slot] is the first slot of the slab covering it
- *                (0xff: free); slabs[first slot] describes that slab. Slot 0
- *                holds the header: only one-slot slabs go there, and their
- *                first blocks (those overlapping the header) are never used.
+ *                (itself when free); slabs[first slot] describes that slab.
+ *                Slot 0 holds the header: only one-slot slabs go there.
  *   large span   N segments: a 4 KiB header (a dkm_segment without slabs),
  *                then one block, aligned as asked; kind DKM_SEG_LARGE.
  *   dkm_slab     2^k slots (k <= 5), aligned to its own size, cut into blocks
- *                of one size class, carved lazily from the start.
+ *                of one size class, carved lazily from the start. A slab in
+ *                slot 0 starts past the header (only classes <= 8 KiB go
+ *                there, so its blocks keep their natural alignment); block 0
+ *                is offset by the class' color.
  *   dkm_block    a free block: a link and a key in its first 16 bytes.
  *
  *   tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per thread and
@@ -29,6 +31,8 @@
  *
  *   radix map    address >> 22 -> 0 (not ours), 1 (a live segment's head),
  *                d + 1 (d segments past the head of a live large span).
+ *   fast map     address >> 22 -> one bit: a live slab segment (what the
+ *                free fast path checks; empty under Valgrind).
  *
  * Size classes: 16-byte steps up to 128, then four per power of two up to
  * DKM_CLASS_MAX (256 KiB); every class is a multiple of 16. Requests above
@@ -48,7 +52,7 @@
 #define DKM_SLOT_SHIFT 16
 #define DKM_SLOT_SIZE ((size_t)1 << DKM_SLOT_SHIFT)               /* 64 KiB */
 #define DKM_SLOTS ((unsigned)(DKM_SEGMENT_SIZE / DKM_SLOT_SIZE))  /* 64 */
-#define DKM_SLOT_FREE 0xffu
+#define DKM_SLOT_FREE 0xffu                                      /* slot_map of a large span */
 #define DKM_SEG_HEADER_SIZE ((size_t)8192)  /* header of a slab segment */
 #define DKM_SPAN_HEADER_SIZE ((size_t)4096) /* header of a large span */
 #define DKM_SMALL_MAX 1024                  /* classes found by table lookup */
@@ -85,43 +89,63 @@ struct dkm_block {
 
 /* Where a slab is listed (dkm_slab.where). */
 enum dkm_slab_where {
-	DKM_SLAB_NONE,      /* on no list: a cache's cur, or abandoned and full */
+	DKM_SLAB_NONE,      /* on no list: its owner's cur[cls], or abandoned without room */
 	DKM_SLAB_PARTIAL,   /* owner's tc->partial[cls]: owned, not cur, has free blocks */
 	DKM_SLAB_FULL,      /* owner's tc->full[cls]: owned, not cur, no free block */
 	DKM_SLAB_ABANDONED, /* pool->abandoned[cls]: no owner, has room */
 };
 
 /*
- * A slab: blocks [first, capacity) of bsize bytes from the start of its
- * first slot. Blocks [first, carved) have been carved: each is either handed
- * out, on this slab's free list, or on the inbox of some cache (pushed by a
- * thread that freed it remotely). Counting:
+ * A slab: blocks [0, capacity) of bsize bytes from start, which is its
+ * first slot (past the header in slot 0) plus the class' color (a different
+ * page offset per class, see heap.c). Blocks
+ * [0, carved) have been carved: each is either handed out, on this slab's
+ * free list, or on the inbox of some cache (pushed by a thread that freed it
+ * remotely). Counting:
  *   used == handed out + in inboxes          (inbox blocks are drained later)
- *   length(free) == carved - first - used
- *   first <= carved <= capacity; used == 0 with no owner => slab released.
- * Ownership: owner is the cache whose thread alone touches free, used,
- * carved, is_cur, full, where and link, without locks; other threads only
- * push freed blocks onto owner->inbox. With owner NULL (abandoned, after the
- * owning thread flushed) those fields belong to the pool and change only
- * under pool->lock; adopting sets owner under that lock. bsize, capacity,
- * recip, first, cls, nslots, head do not change while the slab exists.
+ *   length(free) == carved - used
+ *   carved <= capacity; used == 0 with no owner => slab released.
+ * Ownership: owner is the cache (and thread, the thread of that cache) whose
+ * thread alone touches free, used, carved, slow_used, where and link, without
+ * locks; other threads only push freed blocks onto owner->inbox. With owner
+ * NULL (abandoned, after the owning thread flushed) those fields belong to
+ * the pool and change only under pool->lock. owner and thread are set at
+ * creation and, under pool->lock, on adopting and abandoning; other threads
+ * read them without lock: thread only to compare with their own (which no
+ * one else sets), owner to find the inbox (a stale owner is a retired or
+ * recycled cache, which refuses the block or passes it on). bsize, recip,
+ * start, cls and nslots do not change while the slab exists. slow_used
+ * follows where, for the owner's free fast path: NONE (cur) 0xffff, never;
+ * PARTIAL 0, emptied; FULL capacity - 1, no longer full. A slab holds at
+ * most 4096 blocks (16-byte class, one slot).
  */
 struct dkm_slab {
-	struct dkm_block *free;               /* free list (owner's, or the pool's when abandoned) */
-	uint32_t used;                        /* blocks out of the free list (see above) */
-	uint32_t carved;                      /* blocks [first, carved) have been carved */
-	uint32_t bsize;                       /* block size: the class size */
-	uint32_t capacity;                    /* blocks that fit in the slab */
-	uint64_t recip;                       /* ceil(2^40 / bsize): offset -> index without division */
-	_Atomic(struct dkm_tcache *) owner;   /* owning cache, NULL when abandoned */
-	uint16_t first;                       /* first usable block (> 0 only in slot 0, past the header) */
-	uint8_t cls;                          /* size class index */
-	uint8_t nslots;                       /* slots covered: 1, 2, 4 ... 32 */
-	uint8_t is_cur;                       /* it is owner->cur[cls] */
-	uint8_t full;                         /* on owner->full[cls] (or abandoned with no room) */
-	uint8_t where;                        /* enum dkm_slab_where */
-	uint8_t head;                         /* its first slot (index in the segment) */
-	struct dkm_dlist link;                /* on the list named by where */
+	struct dkm_block *free;             /* free list (owner's, or the pool's when abandoned) */
+	struct dkm_thread *thread;          /* owner's thread (the fast owner test), or NULL */
+	uint16_t used;                      /* blocks out of the free list (see above) */
+	uint16_t carved;                    /* blocks [0, carved) have been carved */
+	uint16_t slow_used;                 /* owner: a local free leaving used at this goes slow */
+	uint8_t cls;                        /* size class index */
+	uint8_t where;                      /* enum dkm_slab_where */
+	uint32_t bsize;                     /* block size: the class size */
+	uint32_t recip;                     /* ceil(2^32 / bsize): exact quotient for multiples */
+	uint32_t start;                     /* offset of block 0 in the segment */
+	uint8_t nslots;                     /* slots covered: 1, 2, 4 ... 32 */
+	uint8_t unused[3];                  /* padding */
+	_Atomic(struct dkm_tcache *) owner; /* owning cache, NULL when abandoned */
+	struct dkm_dlist link;              /* on the list named by where */
+};
+
+/*
+ * A copy of a slab's geometry for each slot it covers, read by the free fast
+ * path straight from the pointer's slot (one load less than through slot_map
+ * and the descriptor). All zero for a free slot.
+ */
+struct dkm_slot_geo {
+	uint32_t start;  /* dkm_slab.start of the slab covering the slot */
+	uint32_t bsize;  /* its bsize */
+	uint32_t recip;  /* its recip */
+	uint32_t unused; /* padding */
 };
 
 enum dkm_seg_kind {
@@ -135,16 +159,19 @@ enum dkm_seg_kind {
 
 /*
  * The header at the start of a segment or large span. Registered in the radix
- * map while live (after the header is written, before memory is handed out;
- * removed before the memory is retained or unmapped). Counting, for a slab
- * segment: nslabs == number of slots s with slot_map[s] == s; free_slots has
- * bit s set iff slot_map[s] == DKM_SLOT_FREE; it is on pool->avail iff
- * free_slots != 0; when free_slots covers all 64 slots it leaves the pool
- * (retained or unmapped). Everything below slot_map changes only under
- * pool->lock (slab descriptors follow the rules of dkm_slab).
+ * map (and a slab segment in the fast map) while live: after the header is
+ * written, before memory is handed out; removed before the memory is
+ * retained or unmapped. Counting, for a slab segment: free_slots has bit s
+ * set iff slot s is free, and then slot_map[s] == s and slabs[s] and geo[s]
+ * are all zero (carved 0: the free fast path finds no block there);
+ * otherwise geo[s] mirrors the slab's geometry; nslabs == number of slots s
+ * not free with slot_map[s] == s (first slots of slabs); it is on
+ * pool->avail iff free_slots != 0; when free_slots covers all 64 slots it
+ * leaves the pool (retained or unmapped). Everything below slot_map changes
+ * only under pool->lock (slab descriptors follow the rules of dkm_slab).
  */
 struct dkm_segment {
-	uint8_t slot_map[DKM_SLOTS];  /* slot -> first slot of its slab, or DKM_SLOT_FREE */
+	uint8_t slot_map[DKM_SLOTS];  /* slot -> its slab's first slot; itself if free; large: 0xff */
 	struct dkm_pool *pool;        /* owning pool */
 	uint16_t pool_id;             /* pool->id, to find the thread's cache */
 	uint8_t kind;                 /* enum dkm_seg_kind */
@@ -159,36 +186,45 @@ struct dkm_segment {
 	unsigned nslabs;              /* slabs: slabs in the segment */
 	struct dkm_dlist link;        /* pool->segs, pool->large, pool->retained, or an unmap list */
 	struct dkm_dlist alink;       /* pool->avail */
-	struct dkm_slab slabs[DKM_SLOTS] __attribute__((aligned(64))); /* by first slot; slabs only */
+	struct dkm_slot_geo geo[DKM_SLOTS]; /* by slot (slab segments) */
+	struct dkm_slab slabs[DKM_SLOTS] __attribute__((aligned(64))); /* by first slot (slab segments) */
 };
 
 /*
  * A thread's cache for one pool. The owning thread alone reads and writes
  * everything above inbox, without locks (cur[] on its fast paths); the
  * pool's lock is taken to attach, detach, adopt and release slabs. Every
- * slab it owns is exactly one of: cur[cls] (is_cur), on partial[cls], on
- * full[cls]. inbox is an atomic stack of blocks freed by other threads into
- * slabs this cache owns (or owned: a pusher may have read a stale owner, so
- * draining checks). Pushes are CAS at the head by any thread, the owner takes
- * the whole list with one CAS, so there is no ABA; while DKM_INBOX_SCAN is
- * set (a thread looking for a block on it) the list may grow but not be
- * taken; DKM_INBOX_DEAD refuses pushes (retired cache). Caches are never
- * unmapped, only recycled, so a stale pointer to one stays harmless.
+ * slab it owns (slab->owner == this, slab->thread == thread) is exactly one
+ * of: cur[cls] (where NONE), on partial[cls], on full[cls]. inbox is an
+ * atomic stack of blocks freed by other threads into slabs this cache owns
+ * (or owned: a pusher may have read a stale owner, so draining checks).
+ * Pushes are CAS at the head by any thread, the owner takes the whole list
+ * with one CAS, so there is no ABA; while DKM_INBOX_SCAN is set (a thread
+ * looking for a block on it) the list may grow but not be taken;
+ * DKM_INBOX_DEAD refuses pushes (retired cache). Caches are never unmapped,
+ * only recycled, so a stale pointer to one stays harmless.
  */
 struct dkm_tcache {
-	uint64_t uid;                              /* uid of the pool served; 0: none */
+	uint64_t uid;                              /* uid of the pool served (checks only); 0: none */
 	struct dkm_slab *cur[DKM_NCLASSES];        /* slab malloc pops from, or &empty_slab */
-	struct dkm_pool *pool;                     /* the pool served (valid while uid matches) */
+	struct dkm_pool *pool;                     /* the pool served */
+	struct dkm_thread *thread;                 /* the thread it belongs to */
 	struct dkm_dlist partial[DKM_NCLASSES];    /* owned slabs with free blocks, not cur */
 	struct dkm_dlist full[DKM_NCLASSES];       /* owned slabs without, not cur */
 	struct dkm_dlist plink;                    /* on pool->tcaches (under pool->lock) */
 	struct dkm_tcache *recycle;                /* next on the recycled list */
-	_Atomic uintptr_t inbox __attribute__((aligned(64))); /* stack of remote frees | DKM_INBOX_* */
+	_Atomic uintptr_t inbox __attribute__((aligned(64))); /* remote frees | DKM_INBOX_* */
 };
 
-/* A thread's caches, indexed by pool id. Recycled after dkm_heap_thread_flush. */
+/*
+ * A thread's caches, indexed by pool id: tc[id] is &empty_tcache or a cache
+ * serving the live pool of that id (dkm_pool_destroy resets the entries of
+ * every thread, under registry_lock, so the malloc fast path needs no check).
+ * Only its thread writes tc[] otherwise. Recycled after dkm_heap_thread_flush.
+ */
 struct dkm_thread {
 	struct dkm_tcache *tc[DKM_HEAP_MAX_POOLS]; /* cache per pool id, or &empty_tcache */
+	struct dkm_dlist link;                     /* on the live threads (under registry_lock) */
 	struct dkm_thread *recycle;                /* next on the recycled list */
 };
 

@@ -3,10 +3,13 @@
  * The allocator core of libdaxkmem-client. Types, their invariants and a map
  * of the structures are in heap-internal.h; the interface is heap.h.
  *
- * Fast paths (no lock, no atomic read-modify-write):
- *   malloc  TLS load, cache of the pool, slab of the class, pop its free list;
- *   free    radix map, segment header, slab; when the calling thread's cache
- *           owns the slab, push onto its free list.
+ * Fast paths (no lock, no atomic read-modify-write, no division):
+ *   malloc  TLS load, the thread's cache of the pool, the slab of the class
+ *           (table lookup), pop its free list;
+ *   free    one bit of the fast map (a live slab segment?), the slot's
+ *           geometry in the segment header, block index by multiplication;
+ *           key check; when the calling thread owns the slab, push onto its
+ *           free list.
  * A free into a slab another thread owns pushes the block onto that cache's
  * inbox (CAS); the owner drains it when its slab runs dry. A slab whose owner
  * flushed (thread exit) is abandoned to the pool: frees into it take the pool
@@ -100,10 +103,7 @@ int dkm_heap_debug_level(void)
  */
 static bool dkm_vg; /* running on Valgrind (set once, before any pool exists) */
 
-/*
- * Client requests need stack space: they live in functions of their own, off
- * the fast paths, which only test dkm_vg.
- */
+/* Client requests need stack space: they live in functions of their own. */
 #if DKM_HAVE_VALGRIND
 static void __attribute__((noinline, cold)) vg_mempool_alloc(void *p, void *b, size_t n)
 {
@@ -187,8 +187,8 @@ static void track_fresh(void *a, size_t n)
 
 /*
  * The helpers below take vg, "running on Valgrind": the fast paths pass a
- * constant false (they divert to slow paths when dkm_vg is set), the rest
- * pass dkm_vg.
+ * constant false (under Valgrind they never run: see tls_thread and the fast
+ * map), the rest pass dkm_vg.
  */
 static inline void vg_open(const void *b, bool vg)
 {
@@ -235,6 +235,16 @@ static inline DKM_NO_ASAN void blk_set_vg(struct dkm_block *b, struct dkm_block 
 	vg_close(b, vg);
 }
 
+/* The same, with the key at hand (the free fast path computed it). */
+static inline DKM_NO_ASAN void blk_set_key_vg(struct dkm_block *b, struct dkm_block *next,
+					      uint64_t key, bool vg)
+{
+	vg_open(b, vg);
+	b->next = next;
+	b->key = key;
+	vg_close(b, vg);
+}
+
 /* A block leaves the free lists: it must not look free any more. */
 static inline DKM_NO_ASAN void blk_clear_key_vg(struct dkm_block *b, bool vg)
 {
@@ -264,6 +274,12 @@ static uint64_t __attribute__((noinline, cold)) vg_read_key(const struct dkm_blo
 	return k;
 }
 #endif
+
+/* The key word of b, free or handed out (not under Valgrind). */
+static inline DKM_NO_ASAN uint64_t blk_key_raw(const struct dkm_block *b)
+{
+	return b->key;
+}
 
 /* Does b carry the key of a free block? b may be free or handed out. */
 static inline DKM_NO_ASAN bool blk_keyed_vg(const struct dkm_block *b, bool vg)
@@ -318,6 +334,11 @@ static inline void dl_del(struct dkm_dlist *n)
 static uint32_t class_size[DKM_NCLASSES];      /* bytes */
 static uint8_t class_slots[DKM_NCLASSES];      /* slots per slab */
 static uint16_t class_batch[DKM_NCLASSES];     /* blocks carved at a time */
+static uint32_t class_cap[DKM_NCLASSES];       /* blocks in a slab */
+static uint32_t class_cap0[DKM_NCLASSES];      /* blocks in a slab in slot 0 (after the header) */
+static uint32_t class_color[DKM_NCLASSES];     /* offset of block 0 from the slab's start */
+
+#define SLOW_NEVER 0xffffu /* dkm_slab.slow_used of a cur slab */
 static uint8_t small_class[DKM_SMALL_MAX / 16 + 1]; /* (size + 15) >> 4 -> class */
 
 /* The class of size bytes (size <= DKM_CLASS_MAX). */
@@ -345,8 +366,34 @@ static unsigned class_of_slow(size_t size)
 	return 8 + (b - 7) * 4 + (unsigned)((s >> (b - 2)) & 3);
 }
 
+/*
+ * Slab coloring (Bonwick's slab allocator): block 0 of each class starts at
+ * a different offset within the page, a multiple of the class' largest power
+ * of two (its blocks keep their alignment), at most 1/32 of the slab. Without
+ * it, the blocks each class hands out first all sit at the same page offset
+ * (slabs are 64 KiB aligned), and a thread going from class to class pays
+ * for the loads and stores that look alike to the CPU in their low 12 address
+ * bits ("4K aliasing"). used marks the 16-byte page offsets taken.
+ */
+static uint32_t class_color_pick(unsigned c, uint32_t sz, uint8_t used[256])
+{
+	uint32_t step = sz & -sz;
+
+	if (step >= 4096)
+		return 0;
+	for (uint32_t col = 0; col <= class_slots[c] * DKM_SLOT_SIZE / 32; col += step) {
+		if (!used[col % 4096 / 16]) {
+			used[col % 4096 / 16] = 1;
+			return col;
+		}
+	}
+	return 0;
+}
+
 static void classes_init(void)
 {
+	uint8_t used[256] = { 0 };
+
 	for (unsigned c = 0; c < DKM_NCLASSES; c++) {
 		uint32_t sz;
 
@@ -371,7 +418,14 @@ static void classes_init(void)
 			}
 		}
 		dkm_assert(class_slots[c] != 0);
+		/* slot 0 starts past the header: its blocks stay aligned to any power of two dividing bsize */
+		dkm_assert(class_slots[c] > 1 || DKM_SEG_HEADER_SIZE % (sz & -sz) == 0);
 		class_batch[c] = (uint16_t)(sz >= 4096 ? 1 : 4096 / sz);
+		class_color[c] = class_color_pick(c, sz, used);
+		class_cap[c] = (uint32_t)((class_slots[c] * DKM_SLOT_SIZE - class_color[c]) / sz);
+		class_cap0[c] =
+			(uint32_t)((DKM_SLOT_SIZE - DKM_SEG_HEADER_SIZE - class_color[c]) / sz);
+		dkm_assert(class_cap[c] >= 4 && class_cap[c] < SLOW_NEVER);
 	}
 	dkm_assert(class_size[DKM_NCLASSES - 1] == DKM_CLASS_MAX);
 	for (unsigned i = 0; i <= DKM_SMALL_MAX / 16; i++)
@@ -409,13 +463,34 @@ static struct dkm_tcache empty_tcache = {
 static struct dkm_thread empty_thread = {
 	.tc = { [0 ... DKM_HEAP_MAX_POOLS - 1] = &empty_tcache },
 };
-/* The calling thread's caches; &empty_thread until its first slow path. */
+/*
+ * The calling thread's caches; &empty_thread until its first slow path. Under
+ * Valgrind they are kept in tls_thread_vg instead, so that the malloc fast
+ * path, finding no block in &empty_thread, always takes the slow path, which
+ * has the client requests (and the free fast path never runs: no fastmap).
+ */
 static __thread struct dkm_thread *tls_thread __attribute__((tls_model("initial-exec"))) =
 	&empty_thread;
+static __thread struct dkm_thread *tls_thread_vg __attribute__((tls_model("initial-exec"))) =
+	&empty_thread;
+
+static inline struct dkm_thread *my_thread(void)
+{
+	return DKM_UNLIKELY(dkm_vg) ? tls_thread_vg : tls_thread;
+}
+
+static inline void set_my_thread(struct dkm_thread *t)
+{
+	if (dkm_vg)
+		tls_thread_vg = t;
+	else
+		tls_thread = t;
+}
 
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER; /* taken before pool locks */
 static struct dkm_pool *registry[DKM_HEAP_MAX_POOLS];              /* live pools by id */
+static struct dkm_dlist threads = { &threads, &threads };          /* live dkm_threads */
 static uint64_t next_uid = 1;                                      /* under registry_lock */
 
 static void heap_init(void)
@@ -441,8 +516,13 @@ static void heap_init_once(void)
 	pthread_once(&heap_once, heap_init);
 }
 
-static inline void cpu_relax(void)
+/* Wait for another thread (holding an inbox still): spin, then yield. */
+static inline void spin_wait(unsigned *n)
 {
+	if (++*n % 64 == 0) {
+		sched_yield();
+		return;
+	}
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #endif
@@ -499,6 +579,9 @@ static struct dkm_thread *thread_alloc(void)
 	for (unsigned i = 0; i < DKM_HEAP_MAX_POOLS; i++)
 		t->tc[i] = &empty_tcache;
 	t->recycle = NULL;
+	pthread_mutex_lock(&registry_lock);
+	dl_add(&threads, &t->link);
+	pthread_mutex_unlock(&registry_lock);
 	return t;
 }
 
@@ -564,18 +647,36 @@ static inline struct dkm_segment *radix_head(uintptr_t a)
 	return (struct dkm_segment *)((g - (e - 1)) << DKM_SEGMENT_SHIFT);
 }
 
-/* Is a in the first segment of a live segment or span? */
-static inline bool radix_is_head(uintptr_t a)
+/*
+ * The free fast path's filter: one bit per 4 MiB of address space (8 MiB of
+ * zero pages until used), set for live slab segments only, and never under
+ * Valgrind (whose frees take the slow path). A single load from an address
+ * computed from the pointer.
+ */
+#define FASTMAP_BITS (RADIX_ADDR_BITS - DKM_SEGMENT_SHIFT) /* 26 */
+static _Atomic uint64_t fastmap[((size_t)1 << FASTMAP_BITS) / 64];
+
+static inline bool fastmap_test(uintptr_t a)
 {
 	uintptr_t g = a >> DKM_SEGMENT_SHIFT;
-	_Atomic uint32_t *leaf;
 
-	if (DKM_UNLIKELY(g >> (RADIX_TOP_BITS + RADIX_LEAF_BITS)))
+	if (DKM_UNLIKELY(g >> FASTMAP_BITS))
 		return false;
-	leaf = atomic_load_explicit(&radix_top[g >> RADIX_LEAF_BITS], memory_order_acquire);
-	return DKM_LIKELY(leaf != NULL) &&
-	       atomic_load_explicit(&leaf[g & (((uintptr_t)1 << RADIX_LEAF_BITS) - 1)],
-				    memory_order_acquire) == 1;
+	return (atomic_load_explicit(&fastmap[g / 64], memory_order_acquire) >> (g % 64)) & 1;
+}
+
+static void fastmap_set(struct dkm_segment *seg, bool live)
+{
+	uintptr_t g = (uintptr_t)seg >> DKM_SEGMENT_SHIFT;
+
+	if (dkm_vg || g >> FASTMAP_BITS)
+		return;
+	if (live)
+		atomic_fetch_or_explicit(&fastmap[g / 64], (uint64_t)1 << (g % 64),
+					 memory_order_release);
+	else
+		atomic_fetch_and_explicit(&fastmap[g / 64], ~((uint64_t)1 << (g % 64)),
+					  memory_order_release);
 }
 
 /* Publish (live) or withdraw the n segments from seg. 0 or -ENOMEM. */
@@ -618,6 +719,10 @@ static int radix_set(struct dkm_segment *seg, size_t n, bool live)
 /* Segments, spans and the source                                           */
 /* ------------------------------------------------------------------------ */
 
+_Static_assert(sizeof(struct dkm_slab) == 64, "one cache line per slab descriptor");
+_Static_assert(sizeof(struct dkm_segment) <= DKM_SEG_HEADER_SIZE, "slab segment header");
+_Static_assert(offsetof(struct dkm_segment, slabs) <= DKM_SPAN_HEADER_SIZE, "large span header");
+
 static inline struct dkm_segment *seg_of(const void *ptr)
 {
 	return (struct dkm_segment *)((uintptr_t)ptr & ~(DKM_SEGMENT_SIZE - 1));
@@ -625,7 +730,29 @@ static inline struct dkm_segment *seg_of(const void *ptr)
 
 static inline char *slab_base(const struct dkm_segment *seg, const struct dkm_slab *s)
 {
-	return (char *)seg + ((size_t)s->head << DKM_SLOT_SHIFT);
+	return (char *)seg + s->start;
+}
+
+/* The slab covering ptr in the slab segment seg (a zeroed descriptor for a free slot). */
+static inline struct dkm_slab *slab_of(struct dkm_segment *seg, const void *ptr)
+{
+	uintptr_t h = seg->slot_map[((uintptr_t)ptr >> DKM_SLOT_SHIFT) & (DKM_SLOTS - 1)];
+
+	return (struct dkm_slab *)((uintptr_t)seg + offsetof(struct dkm_segment, slabs) +
+				   h * sizeof(struct dkm_slab));
+}
+
+/* Set where (and slow_used, which follows it for an owned slab). */
+static inline void slab_set_where(struct dkm_slab *s, enum dkm_slab_where w, uint16_t cap)
+{
+	s->where = (uint8_t)w;
+	s->slow_used = w == DKM_SLAB_NONE ? SLOW_NEVER : w == DKM_SLAB_FULL ? (uint16_t)(cap - 1) : 0;
+}
+
+/* Blocks that fit in s (no division: refill asks often). */
+static inline uint32_t slab_capacity(const struct dkm_slab *s)
+{
+	return s->start < DKM_SLOT_SIZE ? class_cap0[s->cls] : class_cap[s->cls];
 }
 
 static inline struct dkm_block *slab_block(const struct dkm_segment *seg,
@@ -749,7 +876,8 @@ static struct dkm_segment *segment_new(struct dkm_pool *p)
 	token = seg->token;
 	track_fresh(seg, DKM_SEG_HEADER_SIZE);
 	memset(seg, 0, DKM_SEG_HEADER_SIZE);
-	memset(seg->slot_map, DKM_SLOT_FREE, sizeof(seg->slot_map));
+	for (unsigned i = 0; i < DKM_SLOTS; i++)
+		seg->slot_map[i] = (uint8_t)i; /* a free slot: its own zeroed descriptor */
 	seg->pool = p;
 	seg->pool_id = p->id;
 	seg->kind = DKM_SEG_SLABS;
@@ -770,6 +898,7 @@ static struct dkm_segment *segment_new(struct dkm_pool *p)
 		errno = ENOMEM;
 		return NULL;
 	}
+	fastmap_set(seg, true);
 	dl_add(&p->segs, &seg->link);
 	dl_add(&p->avail, &seg->alink);
 	seg->in_avail = 1;
@@ -781,55 +910,59 @@ static struct dkm_segment *segment_new(struct dkm_pool *p)
 /* ------------------------------------------------------------------------ */
 
 #if DKM_HEAP_DEBUG >= 2
-/* Walk a slab's free list; the number of blocks on it, or -1 if malformed. */
-static long slab_walk(struct dkm_segment *seg, struct dkm_slab *s)
+/*
+ * Expensive checks (level 2), on slab and segment transitions. A slab whose
+ * owner is the calling thread (or the pool, under its lock): its free list
+ * is well formed and counts carved - used blocks.
+ */
+static bool slab_consistent(struct dkm_slab *s)
 {
-	long n = 0;
+	struct dkm_segment *seg = seg_of(s);
+	uint32_t n = 0;
 
 	for (struct dkm_block *b = s->free; b; b = blk_next(b)) {
 		size_t off = (size_t)((char *)b - slab_base(seg, s));
 
-		if ((char *)b < slab_base(seg, s) || off % s->bsize || off / s->bsize < s->first ||
-		    off / s->bsize >= s->carved || !blk_keyed(b) || ++n > (long)s->capacity)
-			return -1;
+		if ((char *)b < slab_base(seg, s) || off % s->bsize || off / s->bsize >= s->carved ||
+		    !blk_keyed(b) || ++n > s->carved)
+			return false;
 	}
-	return n;
+	return n + s->used == s->carved;
 }
 
-/* A slab whose owner is the calling thread (or the pool, under its lock). */
-static void slab_check(struct dkm_slab *s)
-{
-	struct dkm_segment *seg = seg_of(s);
-	long n = slab_walk(seg, s);
-
-	dkm_assert(n >= 0);
-	dkm_assert((size_t)n + s->used == (size_t)(s->carved - s->first));
-}
-
-static void segment_check(struct dkm_segment *seg)
+/* The slot map, the free bits and the slab count agree. */
+static bool segment_consistent(struct dkm_segment *seg)
 {
 	unsigned nslabs = 0;
 
-	dkm_assert(seg->magic == DKM_SEG_MAGIC && seg->kind == DKM_SEG_SLABS);
+	if (seg->magic != DKM_SEG_MAGIC || seg->kind != DKM_SEG_SLABS)
+		return false;
 	for (unsigned i = 0; i < DKM_SLOTS; i++) {
 		unsigned h = seg->slot_map[i];
 		bool free = (seg->free_slots >> i) & 1;
 
-		dkm_assert(free == (h == DKM_SLOT_FREE));
-		if (h == i) {
+		if (free && (h != i || seg->slabs[i].carved || seg->slabs[i].bsize))
+			return false;
+		if (free && (seg->geo[i].bsize || seg->geo[i].start || seg->geo[i].recip))
+			return false;
+		if (!free && h == i) {
+			const struct dkm_slab *s = &seg->slabs[i];
+
 			nslabs++;
-			dkm_assert(seg->slabs[i].head == i);
-			for (unsigned j = i; j < i + seg->slabs[i].nslots; j++)
-				dkm_assert(seg->slot_map[j] == i);
+			if (s->start >> DKM_SLOT_SHIFT != i)
+				return false;
+			for (unsigned j = i; j < i + s->nslots; j++)
+				if (seg->slot_map[j] != i || seg->geo[j].start != s->start ||
+				    seg->geo[j].bsize != s->bsize || seg->geo[j].recip != s->recip)
+					return false;
 		}
 	}
-	dkm_assert(nslabs == seg->nslabs);
-	dkm_assert(seg->in_avail == (seg->free_slots != 0));
+	return nslabs == seg->nslabs && seg->in_avail == (seg->free_slots != 0);
 }
-#else
-#define slab_check(s) ((void)(s))
-#define segment_check(seg) ((void)(seg))
 #endif
+
+#define slab_check(s) dkm_assert_expensive(slab_consistent(s))
+#define segment_check(seg) dkm_assert_expensive(segment_consistent(seg))
 
 /* A free run of k slots (k > 1: aligned, not slot 0); its first slot or -1. */
 static int slots_find(uint64_t free, unsigned k)
@@ -870,21 +1003,23 @@ static struct dkm_slab *slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcac
 	s = &seg->slabs[j];
 	memset(s, 0, sizeof(*s));
 	s->bsize = class_size[c];
-	s->capacity = (uint32_t)((k * DKM_SLOT_SIZE) / s->bsize);
-	s->recip = (((uint64_t)1 << 40) + s->bsize - 1) / s->bsize;
-	s->first = j == 0 ? (uint16_t)((DKM_SEG_HEADER_SIZE + s->bsize - 1) / s->bsize) : 0;
-	s->carved = s->first;
+	s->recip = (uint32_t)((((uint64_t)1 << 32) + s->bsize - 1) / s->bsize);
+	s->start = (j == 0 ? (uint32_t)DKM_SEG_HEADER_SIZE : (uint32_t)j << DKM_SLOT_SHIFT) +
+		   class_color[c];
+	s->carved = 0;
 	s->cls = (uint8_t)c;
 	s->nslots = (uint8_t)k;
-	s->head = (uint8_t)j;
-	s->where = DKM_SLAB_NONE;
+	slab_set_where(s, DKM_SLAB_NONE, 0);
 	dl_init(&s->link);
+	s->thread = tc->thread;
 	atomic_store_explicit(&s->owner, tc, memory_order_relaxed);
 	base = slab_base(seg, s);
-	track_noaccess(base + (size_t)s->first * s->bsize,
-		       k * DKM_SLOT_SIZE - (size_t)s->first * s->bsize);
-	for (unsigned i = (unsigned)j; i < (unsigned)j + k; i++)
+	track_noaccess(base, ((size_t)j + k) * DKM_SLOT_SIZE - s->start);
+	dkm_assert_internal(((uintptr_t)base & ((s->bsize & -s->bsize) - 1)) == 0);
+	for (unsigned i = (unsigned)j; i < (unsigned)j + k; i++) {
 		seg->slot_map[i] = (uint8_t)j;
+		seg->geo[i] = (struct dkm_slot_geo){ s->start, s->bsize, s->recip, 0 };
+	}
 	seg->free_slots &= ~((((uint64_t)1 << (k - 1)) * 2 - 1) << j);
 	seg->nslabs++;
 	if (!seg->free_slots && seg->in_avail) {
@@ -902,16 +1037,17 @@ static struct dkm_slab *slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcac
 static void slab_release(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlist *unmap)
 {
 	struct dkm_segment *seg = seg_of(s);
-	unsigned j = s->head, k = s->nslots;
+	unsigned j = s->start >> DKM_SLOT_SHIFT, k = s->nslots;
 
 	dkm_assert(s->used == 0 && s->where == DKM_SLAB_NONE);
 	slab_check(s);
-	for (unsigned i = j; i < j + k; i++)
-		seg->slot_map[i] = DKM_SLOT_FREE;
+	memset(s, 0, sizeof(*s)); /* carved 0: no block here for the free fast path */
+	for (unsigned i = j; i < j + k; i++) {
+		seg->slot_map[i] = (uint8_t)i;
+		seg->geo[i] = (struct dkm_slot_geo){ 0, 0, 0, 0 };
+	}
 	seg->free_slots |= (((uint64_t)1 << (k - 1)) * 2 - 1) << j;
 	seg->nslabs--;
-	atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
-	s->bsize = 0;
 	if (!seg->in_avail) {
 		dl_add(&p->avail, &seg->alink);
 		seg->in_avail = 1;
@@ -921,6 +1057,7 @@ static void slab_release(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlis
 		dl_del(&seg->alink);
 		seg->in_avail = 0;
 		dl_del(&seg->link);
+		fastmap_set(seg, false);
 		radix_set(seg, 1, false);
 		segment_retire(p, seg, unmap);
 	}
@@ -930,7 +1067,7 @@ static void slab_release(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlis
 static void slab_carve(struct dkm_slab *s)
 {
 	struct dkm_segment *seg = seg_of(s);
-	uint32_t n = s->capacity - s->carved, i;
+	uint32_t n = slab_capacity(s) - s->carved, i;
 	struct dkm_block *b, *next = s->free;
 
 	if (n > class_batch[s->cls])
@@ -951,16 +1088,13 @@ static void slab_abandon(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlis
 	if (s->where != DKM_SLAB_NONE)
 		dl_del(&s->link);
 	s->where = DKM_SLAB_NONE;
-	s->is_cur = 0;
+	s->thread = NULL;
 	atomic_store_explicit(&s->owner, NULL, memory_order_release);
 	if (s->used == 0) {
 		slab_release(p, s, unmap);
-	} else if (s->free || s->carved < s->capacity) {
-		s->full = 0;
+	} else if (s->free || s->carved < slab_capacity(s)) {
 		s->where = DKM_SLAB_ABANDONED;
 		dl_add(&p->abandoned[s->cls], &s->link);
-	} else {
-		s->full = 1;
 	}
 }
 
@@ -976,10 +1110,8 @@ static void free_abandoned(struct dkm_pool *p, struct dkm_slab *s, struct dkm_bl
 		if (s->where != DKM_SLAB_NONE)
 			dl_del(&s->link);
 		s->where = DKM_SLAB_NONE;
-		s->full = 0;
 		slab_release(p, s, unmap);
 	} else if (s->where == DKM_SLAB_NONE) {
-		s->full = 0;
 		s->where = DKM_SLAB_ABANDONED;
 		dl_add(&p->abandoned[s->cls], &s->link);
 	}
@@ -993,10 +1125,11 @@ static void free_abandoned(struct dkm_pool *p, struct dkm_slab *s, struct dkm_bl
 static struct dkm_block *inbox_take(struct dkm_tcache *tc, uintptr_t tag)
 {
 	uintptr_t h = atomic_load_explicit(&tc->inbox, memory_order_relaxed);
+	unsigned spins = 0;
 
 	for (;;) {
 		if (h & DKM_INBOX_SCAN) {
-			cpu_relax();
+			spin_wait(&spins);
 			h = atomic_load_explicit(&tc->inbox, memory_order_relaxed);
 			continue;
 		}
@@ -1030,12 +1163,13 @@ static bool inbox_push(struct dkm_tcache *o, struct dkm_block *b)
 static bool inbox_hold(struct dkm_tcache *o, struct dkm_block **list)
 {
 	uintptr_t h = atomic_load_explicit(&o->inbox, memory_order_relaxed);
+	unsigned spins = 0;
 
 	for (;;) {
 		if (h & DKM_INBOX_DEAD)
 			return false;
 		if (h & DKM_INBOX_SCAN) {
-			cpu_relax();
+			spin_wait(&spins);
 			h = atomic_load_explicit(&o->inbox, memory_order_relaxed);
 			continue;
 		}
@@ -1076,14 +1210,13 @@ static bool inbox_contains(struct dkm_tcache *o, const struct dkm_block *b)
 /* The owner's slow path after a local free into s (s full, or emptied and not cur). */
 static void __attribute__((noinline)) free_local_slow(struct dkm_tcache *tc, struct dkm_slab *s)
 {
-	if (s->full) {
-		dkm_assert_internal(s->where == DKM_SLAB_FULL);
+	if (s->where == DKM_SLAB_FULL) {
+		/* at the tail: refill takes the slabs that had longest to collect frees */
 		dl_del(&s->link);
-		s->full = 0;
-		s->where = DKM_SLAB_PARTIAL;
-		dl_add(&tc->partial[s->cls], &s->link);
+		slab_set_where(s, DKM_SLAB_PARTIAL, 0);
+		dl_add(tc->partial[s->cls].prev, &s->link);
 	}
-	if (s->used == 0 && !s->is_cur) {
+	if (s->used == 0 && s->where != DKM_SLAB_NONE) {
 		struct dkm_pool *p = tc->pool;
 		struct dkm_dlist unmap;
 
@@ -1105,15 +1238,13 @@ static void inbox_drain(struct dkm_tcache *tc, struct dkm_block *l)
 	while (l) {
 		struct dkm_block *next = blk_next(l);
 		struct dkm_segment *seg = seg_of(l);
-		struct dkm_slab *s = &seg->slabs[seg->slot_map[((uintptr_t)l >> DKM_SLOT_SHIFT) &
-								(DKM_SLOTS - 1)]];
+		struct dkm_slab *s = slab_of(seg, l);
 
 		if (atomic_load_explicit(&s->owner, memory_order_relaxed) == tc) {
 			blk_set(l, s->free);
 			s->free = l;
 			dkm_assert_internal(s->used > 0);
-			s->used--;
-			if (s->full || (s->used == 0 && !s->is_cur))
+			if (--s->used == s->slow_used)
 				free_local_slow(tc, s);
 		} else {
 			/* pushed here through a stale owner: pass it on */
@@ -1126,7 +1257,7 @@ static void inbox_drain(struct dkm_tcache *tc, struct dkm_block *l)
 /* Attach a cache to p for the calling thread; NULL with errno. */
 static struct dkm_tcache *tcache_get(struct dkm_pool *p)
 {
-	struct dkm_thread *t = tls_thread;
+	struct dkm_thread *t = my_thread();
 	struct dkm_tcache *tc;
 
 	if (t == &empty_thread) {
@@ -1135,32 +1266,33 @@ static struct dkm_tcache *tcache_get(struct dkm_pool *p)
 			errno = ENOMEM;
 			return NULL;
 		}
-		tls_thread = t;
+		set_my_thread(t);
 	}
 	tc = t->tc[p->id];
-	if (tc->uid == p->uid)
+	if (tc != &empty_tcache) {
+		dkm_assert_internal(tc->uid == p->uid);
 		return tc;
-	if (tc == &empty_tcache) {
-		tc = tcache_alloc();
-		if (!tc) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		t->tc[p->id] = tc;
 	}
-	/* fresh, recycled, or left over from a destroyed pool with the same id */
+	tc = tcache_alloc();
+	if (!tc) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* fresh or recycled */
 	for (unsigned c = 0; c < DKM_NCLASSES; c++) {
 		tc->cur[c] = &empty_slab;
 		dl_init(&tc->partial[c]);
 		dl_init(&tc->full[c]);
 	}
 	tc->pool = p;
+	tc->thread = t;
 	tc->recycle = NULL;
 	atomic_store_explicit(&tc->inbox, 0, memory_order_release);
+	tc->uid = p->uid;
 	pthread_mutex_lock(&p->lock);
 	dl_add(&p->tcaches, &tc->plink);
 	pthread_mutex_unlock(&p->lock);
-	tc->uid = p->uid;
+	t->tc[p->id] = tc;
 	return tc;
 }
 
@@ -1198,35 +1330,35 @@ static void tcache_retire(struct dkm_tcache *tc)
 		struct dkm_block *next = blk_next(l);
 		struct dkm_segment *seg = seg_of(l);
 
-		free_other(seg, &seg->slabs[seg->slot_map[((uintptr_t)l >> DKM_SLOT_SHIFT) &
-							  (DKM_SLOTS - 1)]],
-			   l);
+		free_other(seg, slab_of(seg, l), l);
 		l = next;
 	}
 }
 
 void dkm_heap_thread_flush(void)
 {
-	struct dkm_thread *t = tls_thread;
+	struct dkm_thread *t = my_thread();
 
 	if (t == &empty_thread)
 		return;
-	tls_thread = &empty_thread;
+	set_my_thread(&empty_thread);
+	/* the registry lock keeps the pools alive, and their destroy off t->tc[] */
+	pthread_mutex_lock(&registry_lock);
 	for (unsigned id = 0; id < DKM_HEAP_MAX_POOLS; id++) {
 		struct dkm_tcache *tc = t->tc[id];
-		struct dkm_pool *p;
 
 		if (tc == &empty_tcache)
 			continue;
-		pthread_mutex_lock(&registry_lock);
-		p = registry[id];
-		if (tc->uid && p && p->uid == tc->uid && !p->inherited)
+		t->tc[id] = &empty_tcache;
+		dkm_assert(registry[id] == tc->pool && tc->pool->uid == tc->uid);
+		if (!tc->pool->inherited)
 			tcache_retire(tc);
 		else
 			atomic_store_explicit(&tc->inbox, DKM_INBOX_DEAD, memory_order_relaxed);
-		pthread_mutex_unlock(&registry_lock);
 		tcache_recycle_put(tc);
 	}
+	dl_del(&t->link);
+	pthread_mutex_unlock(&registry_lock);
 	thread_recycle_put(t);
 }
 
@@ -1248,15 +1380,14 @@ static struct dkm_slab *refill(struct dkm_pool *p, struct dkm_tcache *tc, unsign
 			return s;
 	}
 	if (s != &empty_slab) {
-		dkm_assert_internal(s->is_cur && s->where == DKM_SLAB_NONE);
-		if (s->carved < s->capacity) {
+		dkm_assert_internal(s->where == DKM_SLAB_NONE);
+		if (s->carved < slab_capacity(s)) {
 			slab_carve(s);
 			return s;
 		}
 		slab_check(s);
-		s->is_cur = 0;
-		s->full = 1;
-		s->where = DKM_SLAB_FULL;
+		dkm_assert_internal(s->used == slab_capacity(s));
+		slab_set_where(s, DKM_SLAB_FULL, (uint16_t)slab_capacity(s));
 		dl_add(&tc->full[c], &s->link);
 		tc->cur[c] = &empty_slab;
 	}
@@ -1270,6 +1401,7 @@ static struct dkm_slab *refill(struct dkm_pool *p, struct dkm_tcache *tc, unsign
 		if (s) {
 			/* adopt */
 			dl_del(&s->link);
+			s->thread = tc->thread;
 			atomic_store_explicit(&s->owner, tc, memory_order_release);
 			slab_check(s);
 		} else {
@@ -1279,9 +1411,7 @@ static struct dkm_slab *refill(struct dkm_pool *p, struct dkm_tcache *tc, unsign
 		if (!s)
 			return NULL;
 	}
-	s->where = DKM_SLAB_NONE;
-	s->full = 0;
-	s->is_cur = 1;
+	slab_set_where(s, DKM_SLAB_NONE, 0);
 	tc->cur[c] = s;
 	if (!s->free)
 		slab_carve(s);
@@ -1383,14 +1513,13 @@ static void *__attribute__((noinline)) malloc_slow(struct dkm_pool *p, size_t si
 
 void *dkm_pool_malloc(struct dkm_pool *p, size_t size)
 {
-	struct dkm_tcache *tc = tls_thread->tc[p->id];
+	struct dkm_tcache *tc = tls_thread->tc[p->id]; /* &empty_tcache: its slabs have no block */
 
-	if (DKM_LIKELY(size <= DKM_SMALL_MAX && tc->uid == p->uid)) {
-		struct dkm_slab *s = tc->cur[small_class[(size + 15) >> 4]];
+	if (DKM_LIKELY(size <= DKM_CLASS_MAX)) {
+		struct dkm_slab *s = tc->cur[class_of(size)];
 		struct dkm_block *b = s->free;
 
-		/* under Valgrind, small_alloc() does the same with the client requests */
-		if (DKM_LIKELY(b != NULL && !dkm_vg)) {
+		if (DKM_LIKELY(b != NULL)) {
 			dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) == tc);
 			s->free = blk_next_vg(b, false);
 			s->used++;
@@ -1419,8 +1548,10 @@ void *dkm_pool_memalign(struct dkm_pool *p, size_t align, size_t size)
 	if (size <= DKM_CLASS_MAX && align <= DKM_CLASS_MAX) {
 		/*
 		 * A class whose size is a multiple of align: its blocks are
-		 * aligned, since a slab is aligned to its own size, which is a
-		 * power of two no smaller than the class.
+		 * aligned, since block 0 is aligned to the largest power of two
+		 * dividing the class size (slabs are 64 KiB aligned, or 8 KiB
+		 * in slot 0 which holds classes up to 8 KiB only; colors are
+		 * multiples of it).
 		 */
 		for (unsigned c = class_of(size > align ? size : align); c < DKM_NCLASSES; c++) {
 			if (class_size[c] % align)
@@ -1475,20 +1606,20 @@ static int __attribute__((noinline)) free_keyed(struct dkm_segment *seg, struct 
 						struct dkm_block *b)
 {
 	struct dkm_pool *p = seg->pool;
-	struct dkm_tcache *me = tls_thread->tc[seg->pool_id], *o;
+	struct dkm_tcache *me = my_thread()->tc[seg->pool_id], *o;
 	bool found = false;
 
 	if (p->inherited)
 		return 0;
 	o = atomic_load_explicit(&s->owner, memory_order_acquire);
 	if (o && o == me) {
-		found = list_contains(s->free, b, s->capacity) || inbox_contains(o, b);
+		found = list_contains(s->free, b, s->carved) || inbox_contains(o, b);
 	} else if (o) {
 		found = inbox_contains(o, b);
 	} else {
 		pthread_mutex_lock(&p->lock);
 		if (!atomic_load_explicit(&s->owner, memory_order_relaxed))
-			found = list_contains(s->free, b, s->capacity);
+			found = list_contains(s->free, b, s->carved);
 		pthread_mutex_unlock(&p->lock);
 	}
 	return found ? -EALREADY : 0;
@@ -1543,11 +1674,10 @@ static inline struct dkm_slab *slab_lookup(struct dkm_segment *seg, uintptr_t a)
 	if (DKM_UNLIKELY(h >= DKM_SLOTS))
 		return NULL;
 	s = &seg->slabs[h];
-	off = a - ((uintptr_t)seg + ((uintptr_t)h << DKM_SLOT_SHIFT));
-	idx = (off * s->recip) >> 40;
-	if (DKM_UNLIKELY(idx * s->bsize != off ||
-			 (uint32_t)idx - s->first >=
-				 __atomic_load_n(&s->carved, __ATOMIC_RELAXED) - s->first))
+	/* below start (the header) wraps around: no multiple of bsize */
+	off = a - (uintptr_t)seg - s->start;
+	idx = (off * s->recip) >> 32;
+	if (DKM_UNLIKELY(idx * s->bsize != off || idx >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED)))
 		return NULL;
 	return s;
 }
@@ -1566,20 +1696,17 @@ static int __attribute__((noinline)) free_slow(void *ptr)
 		return free_nonslab(seg, ptr);
 	s = slab_lookup(seg, a);
 	if (!s)
-		return seg->slot_map[(a >> DKM_SLOT_SHIFT) & (DKM_SLOTS - 1)] == DKM_SLOT_FREE
-			       ? free_nonslab(seg, ptr)
-			       : -EINVAL;
+		return free_nonslab(seg, ptr);
 	if (blk_keyed(b))
 		return free_keyed(seg, s, b);
-	if (atomic_load_explicit(&s->owner, memory_order_relaxed) == tls_thread->tc[seg->pool_id]) {
-		struct dkm_tcache *tc = tls_thread->tc[seg->pool_id];
+	if (s->thread == my_thread()) {
+		struct dkm_tcache *tc = my_thread()->tc[seg->pool_id];
 
 		track_free(seg->pool, b, s->bsize);
 		blk_set(b, s->free);
 		s->free = b;
 		dkm_assert_internal(s->used > 0);
-		s->used--;
-		if (s->full || (s->used == 0 && !s->is_cur))
+		if (--s->used == s->slow_used)
 			free_local_slow(tc, s);
 		return 0;
 	}
@@ -1596,33 +1723,32 @@ int dkm_block_free(void *ptr)
 	uintptr_t a = (uintptr_t)ptr;
 	struct dkm_segment *seg = seg_of(ptr);
 	struct dkm_block *b = ptr;
-	struct dkm_tcache *tc;
 	struct dkm_slab *s;
-	uint64_t off, idx;
-	unsigned h;
+	const struct dkm_slot_geo *g;
+	uint64_t off, idx, key;
 
-	if (DKM_UNLIKELY(!radix_is_head(a) || dkm_vg))
+	if (DKM_UNLIKELY(!fastmap_test(a)))
 		return free_slow(ptr);
-	h = seg->slot_map[(a >> DKM_SLOT_SHIFT) & (DKM_SLOTS - 1)];
-	if (DKM_UNLIKELY(h >= DKM_SLOTS))
-		return free_slow(ptr);
-	s = &seg->slabs[h];
-	off = a - (uintptr_t)seg - ((uintptr_t)h << DKM_SLOT_SHIFT);
-	idx = (off * s->recip) >> 40;
-	if (DKM_UNLIKELY(idx * s->bsize != off || (uint32_t)idx - s->first >= s->carved - s->first))
-		return free_slow(ptr);
-	if (DKM_UNLIKELY(blk_keyed_vg(b, false)))
+	/* the index from the slot's geometry; a free slot (all zero) has carved 0 */
+	g = &seg->geo[(a >> DKM_SLOT_SHIFT) & (DKM_SLOTS - 1)];
+	off = a - (uintptr_t)seg - g->start;
+	idx = (off * g->recip) >> 32;
+	s = slab_of(seg, ptr);
+	if (DKM_UNLIKELY(idx * g->bsize != off || idx >= s->carved))
+		return -EINVAL;
+	key = key_of(b);
+	if (DKM_UNLIKELY(blk_key_raw(b) == key))
 		return free_keyed(seg, s, b);
-	tc = tls_thread->tc[seg->pool_id];
-	if (DKM_UNLIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) != tc))
+	if (DKM_UNLIKELY(s->thread != tls_thread))
 		return free_not_mine(seg, s, b);
+	dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) ==
+			    tls_thread->tc[seg->pool_id]);
 	track_free_vg(seg->pool, b, s->bsize, false);
-	blk_set_vg(b, s->free, false);
+	blk_set_key_vg(b, s->free, key, false);
 	s->free = b;
 	dkm_assert_internal(s->used > 0);
-	s->used--;
-	if (DKM_UNLIKELY(s->full || (s->used == 0 && !s->is_cur)))
-		free_local_slow(tc, s);
+	if (DKM_UNLIKELY(--s->used == s->slow_used))
+		free_local_slow(tls_thread->tc[seg->pool_id], s);
 	return 0;
 }
 
@@ -1705,14 +1831,26 @@ void dkm_pool_destroy(struct dkm_pool *p)
 
 	if (!p)
 		return;
+	/* every thread forgets its cache for p (none may be using p now) */
 	pthread_mutex_lock(&registry_lock);
 	registry[p->id] = NULL;
+	for (struct dkm_dlist *n = threads.next; n != &threads; n = n->next) {
+		struct dkm_thread *t = container_of(n, struct dkm_thread, link);
+		struct dkm_tcache *tc = t->tc[p->id];
+
+		if (tc == &empty_tcache)
+			continue;
+		t->tc[p->id] = &empty_tcache;
+		atomic_store_explicit(&tc->inbox, DKM_INBOX_DEAD, memory_order_relaxed);
+		tcache_recycle_put(tc);
+	}
 	pthread_mutex_unlock(&registry_lock);
 	dl_init(&all);
 	while (!dl_empty(&p->segs)) {
 		struct dkm_segment *seg = container_of(p->segs.next, struct dkm_segment, link);
 
 		dl_del(&seg->link);
+		fastmap_set(seg, false);
 		radix_set(seg, 1, false);
 		dl_add(&all, &seg->link);
 	}
@@ -1758,11 +1896,13 @@ void dkm_heap_fork_child(void)
 {
 	/* only this thread survives; locks held by others at fork() stay held: reset them */
 	tls_thread = &empty_thread;
+	tls_thread_vg = &empty_thread;
 	registry_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	meta_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	thread_recycle = NULL;
 	tcache_recycle = NULL;
 	meta_cur = meta_end = NULL;
+	dl_init(&threads); /* the parent's threads are not ours */
 	for (unsigned i = 0; i < DKM_HEAP_MAX_POOLS; i++) {
 		struct dkm_pool *p = registry[i];
 
@@ -1784,8 +1924,7 @@ static void inbox_count(struct dkm_pool *p, struct dkm_tcache *o, size_t *blocks
 		struct dkm_segment *seg = seg_of(l);
 
 		if (seg->pool == p) {
-			struct dkm_slab *s = &seg->slabs[seg->slot_map[((uintptr_t)l >> DKM_SLOT_SHIFT) &
-								      (DKM_SLOTS - 1)]];
+			struct dkm_slab *s = slab_of(seg, l);
 
 			(*blocks)++;
 			*bytes += s->bsize;
@@ -1803,7 +1942,7 @@ void dkm_pool_stats(struct dkm_pool *p, struct dkm_pool_stats *st)
 		struct dkm_segment *seg = container_of(n, struct dkm_segment, link);
 
 		for (unsigned i = 0; i < DKM_SLOTS; i++) {
-			if (seg->slot_map[i] == i) {
+			if (seg->slot_map[i] == i && seg->slabs[i].bsize) {
 				size_t used = __atomic_load_n(&seg->slabs[i].used, __ATOMIC_RELAXED);
 
 				blocks += used;
@@ -1811,7 +1950,8 @@ void dkm_pool_stats(struct dkm_pool *p, struct dkm_pool_stats *st)
 			}
 		}
 	}
-	for (struct dkm_dlist *n = p->tcaches.next; n != &p->tcaches; n = n->next)
+	/* in a forked child, the parent's caches are frozen copies: leave them */
+	for (struct dkm_dlist *n = p->tcaches.next; !p->inherited && n != &p->tcaches; n = n->next)
 		inbox_count(p, container_of(n, struct dkm_tcache, plink), &pend_blocks,
 			    &pend_bytes);
 	st->segments = p->nsegments;
@@ -1836,7 +1976,7 @@ void dkm_pool_stats(struct dkm_pool *p, struct dkm_pool_stats *st)
 
 int dkm_heap_check_pool(struct dkm_pool *p)
 {
-	struct dkm_tcache *me = tls_thread->tc[p->id];
+	struct dkm_tcache *me = my_thread()->tc[p->id];
 	size_t nseg = 0, mapped = 0, retained = 0;
 	int problems = 0;
 
@@ -1858,14 +1998,15 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 			struct dkm_tcache *o;
 			long nfree = 0;
 
-			CHECK(((seg->free_slots >> i) & 1) == (h == DKM_SLOT_FREE),
+			CHECK(((seg->free_slots >> i) & 1) ==
+				      (h == i && s->bsize == 0 && s->carved == 0),
 			      "segment %p slot %u: free bit", (void *)seg, i);
-			if (h != i)
+			if (h != i || s->bsize == 0)
 				continue;
 			nslabs++;
-			CHECK(s->head == i && s->bsize == class_size[s->cls] &&
-				      s->nslots == class_slots[s->cls] && s->first <= s->carved &&
-				      s->carved <= s->capacity && s->used <= s->carved - s->first,
+			CHECK(s->start >> DKM_SLOT_SHIFT == i && s->bsize == class_size[s->cls] &&
+				      s->nslots == class_slots[s->cls] &&
+				      s->carved <= slab_capacity(s) && s->used <= s->carved,
 			      "slab %p: geometry", (void *)s);
 			o = atomic_load_explicit(&s->owner, memory_order_relaxed);
 			if (o && o != me)
@@ -1873,25 +2014,29 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 			for (struct dkm_block *b = s->free; b; b = blk_next(b)) {
 				struct dkm_slab *bs = slab_lookup(seg, (uintptr_t)b);
 
-				if (bs != s || !blk_keyed(b) || ++nfree > (long)s->capacity) {
+				if (bs != s || !blk_keyed(b) || ++nfree > (long)s->carved) {
 					CHECK(0, "slab %p: bad free block %p", (void *)s, (void *)b);
 					break;
 				}
 			}
 			/* blocks on inboxes still count as used */
-			CHECK((size_t)nfree + s->used == (size_t)(s->carved - s->first),
+			CHECK((size_t)nfree + s->used == s->carved,
 			      "slab %p (class %u): %ld free + %u used != %u carved", (void *)s,
-			      s->bsize, nfree, s->used, s->carved - s->first);
+			      s->bsize, nfree, s->used, s->carved);
 			if (!o) {
-				bool room = s->free || s->carved < s->capacity;
+				bool room = s->free || s->carved < slab_capacity(s);
 
 				CHECK(s->used > 0, "slab %p: abandoned and empty", (void *)s);
 				CHECK(room == (s->where == DKM_SLAB_ABANDONED),
 				      "slab %p: abandoned listing", (void *)s);
 			} else {
-				CHECK(s->is_cur == (me->cur[s->cls] == s), "slab %p: cur flag",
-				      (void *)s);
-				CHECK(s->is_cur || s->where == (s->full ? DKM_SLAB_FULL : DKM_SLAB_PARTIAL),
+				bool full = !s->free && s->carved == slab_capacity(s);
+
+				CHECK(s->thread == me->thread, "slab %p: thread", (void *)s);
+				CHECK((s->where == DKM_SLAB_NONE) == (me->cur[s->cls] == s),
+				      "slab %p: cur", (void *)s);
+				CHECK(s->where == DKM_SLAB_NONE ||
+					      s->where == (full ? DKM_SLAB_FULL : DKM_SLAB_PARTIAL),
 				      "slab %p: listing", (void *)s);
 			}
 		}

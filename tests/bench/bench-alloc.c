@@ -15,7 +15,8 @@
  *   workingset  4096 live blocks; each step frees a random one and allocates
  *               a random size 16..1024 in its place; op = one step
  *   prodcons    a producer thread allocates, a consumer thread frees what
- *               it gets through a lock-free SPSC ring (remote frees);
+ *               it gets through a lock-free SPSC ring (remote frees; the
+ *               two threads are pinned to two different CPUs);
  *               op = one block allocated and freed
  *   threadsN    N = 1, 2, 4 threads each running pairs; op = one pair, and
  *               the figure is wall time / all threads' pairs (the inverse of
@@ -210,19 +211,52 @@ static void *consumer(void *arg)
 	return NULL;
 }
 
-/* Returns the time from the start until the consumer freed the last block. */
+/* The first two CPUs this process may run on: 0, or -1 if it has only one. */
+static int two_cpus(int cpu[2])
+{
+	cpu_set_t set;
+	int k = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpu[k++] = c;
+	return k == 2 ? 0 : -1;
+}
+
+/*
+ * Returns the time from the start until the consumer freed the last block.
+ * The producer and the consumer are pinned to two different CPUs, so that
+ * the frees are remote across cores rather than time-sliced on one core
+ * (which it would be whenever the scheduler chose so on a busy machine).
+ */
 static double prodcons(uint64_t n)
 {
 	static struct ring q;
 	size_t head = 0, tail = 0;
 	unsigned spins = 0;
+	cpu_set_t saved, one;
+	pthread_attr_t attr;
+	int cpu[2], pinned;
 	pthread_t th;
 	double t0;
 	int e;
 
 	memset(&q, 0, sizeof(q));
 	q.n = n;
-	e = pthread_create(&th, NULL, consumer, &q);
+	pthread_attr_init(&attr);
+	pinned = two_cpus(cpu) == 0 && sched_getaffinity(0, sizeof(saved), &saved) == 0;
+	if (pinned) {
+		CPU_ZERO(&one);
+		CPU_SET(cpu[1], &one);
+		pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+		CPU_ZERO(&one);
+		CPU_SET(cpu[0], &one);
+		sched_setaffinity(0, sizeof(one), &one);
+	}
+	e = pthread_create(&th, &attr, consumer, &q);
+	pthread_attr_destroy(&attr);
 	if (e) {
 		fprintf(stderr, "bench-alloc: pthread_create: %s\n", strerror(e));
 		exit(1);
@@ -241,6 +275,8 @@ static double prodcons(uint64_t n)
 		atomic_store_explicit(&q.head, ++head, memory_order_release);
 	}
 	pthread_join(th, NULL);
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
 	return q.end - t0;
 }
 

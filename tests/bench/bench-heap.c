@@ -4,7 +4,8 @@
  * (median of 5 runs) and the ratio glibc / daxkmem (above 1: we are faster).
  *   pairs     malloc then free, sizes 16..1024
  *   working   4096 live blocks, a random one replaced at each step, 16..1024
- *   prodcons  one thread allocates, another frees (SPSC ring), 16..1024
+ *   prodcons  one thread allocates, another frees (SPSC ring), 16..1024; the
+ *             two threads pinned to CPUs 0 and 1
  * Usage: bench-heap [iterations-per-run [bench-name]] (default 4,000,000, all)
  */
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "heap.h"
 
@@ -117,13 +119,25 @@ struct ring {
 	int which;
 };
 
-/* Spin a little, then let the other thread run (there may be fewer CPUs than threads). */
+/* Spin, then let the other thread run (there may be fewer CPUs than threads). */
 static void backoff(unsigned *spins)
 {
-	if (++*spins > 200) {
+	if (++*spins > 4096) {
 		sched_yield();
 		*spins = 0;
 	}
+}
+
+/* Pin the calling thread to CPU cpu when there are two CPUs or more. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 static void *consumer(void *arg)
@@ -132,6 +146,7 @@ static void *consumer(void *arg)
 	unsigned long h = 0;
 	unsigned spins = 0;
 
+	pin(1);
 	while (h < r->iters) {
 		unsigned long t = atomic_load_explicit(&r->tail, memory_order_acquire);
 
@@ -157,6 +172,7 @@ static double __attribute__((noinline)) run_prodcons(int which, unsigned long it
 	atomic_store(&r.tail, 0);
 	r.iters = iters;
 	r.which = which;
+	pin(0);
 	t0 = now();
 	pthread_create(&th, NULL, consumer, &r);
 	for (unsigned long i = 0; i < iters; i++) {

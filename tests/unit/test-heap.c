@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -986,6 +987,135 @@ START_TEST(test_thread_exit)
 }
 END_TEST
 
+/* Thread A keeps allocating (its inbox drained as it goes) while B frees A's blocks twice. */
+struct race {
+	struct dkm_pool *p;
+	void **blocks;
+	unsigned n;
+	atomic_int phase;          /* 1: B may start; 2: B is done */
+	unsigned already, ignored; /* B's second frees: -EALREADY, or 0 (not confirmed, no-op) */
+};
+
+static void *double_freer(void *arg)
+{
+	struct race *rc = arg;
+
+	while (atomic_load(&rc->phase) < 1)
+		sched_yield();
+	for (unsigned i = 0; i < rc->n; i++) {
+		int r;
+
+		ck_assert_int_eq(dkm_block_free(rc->blocks[i]), 0);
+		r = dkm_block_free(rc->blocks[i]);
+		ck_assert_msg(r == -EALREADY || r == 0, "second free: %d", r);
+		if (r)
+			rc->already++;
+		else
+			rc->ignored++;
+	}
+	atomic_store(&rc->phase, 2);
+	dkm_heap_thread_flush();
+	return NULL;
+}
+
+START_TEST(test_remote_double_free_race)
+{
+	struct tsrc s = { 0 };
+	struct race rc = { .p = pool_new(&s, 0), .n = 20000 };
+	void *other[512] = { 0 };
+	uint64_t r = 99;
+	pthread_t th;
+
+	rc.blocks = calloc(rc.n, sizeof(void *));
+	for (unsigned i = 0; i < rc.n; i++)
+		rc.blocks[i] = dkm_pool_malloc(rc.p, 64);
+	pthread_create(&th, NULL, double_freer, &rc);
+	atomic_store(&rc.phase, 1);
+	/* another class only: the blocks B frees must not come back while it frees them twice */
+	while (atomic_load(&rc.phase) < 2) {
+		unsigned k = (unsigned)(rnd(&r) % 512);
+
+		if (other[k])
+			ck_assert_int_eq(dkm_block_free(other[k]), 0);
+		other[k] = dkm_pool_malloc(rc.p, 200 + rnd(&r) % 300);
+		ck_assert_ptr_nonnull(other[k]);
+	}
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(rc.already + rc.ignored, rc.n);
+	ck_assert_uint_gt(rc.already, 0);
+	for (unsigned k = 0; k < 512; k++)
+		if (other[k])
+			ck_assert_int_eq(dkm_block_free(other[k]), 0);
+	check_pool(rc.p);
+	ck_assert_uint_eq(stats(rc.p).blocks, 0);
+	/* all blocks came back exactly once */
+	for (unsigned i = 0; i < rc.n; i++)
+		rc.blocks[i] = dkm_pool_malloc(rc.p, 64);
+	for (unsigned i = 0; i < rc.n; i++)
+		ck_assert_int_eq(dkm_block_free(rc.blocks[i]), 0);
+	check_pool(rc.p);
+	dkm_heap_thread_flush();
+	ck_assert_uint_eq(stats(rc.p).segments, 0);
+	dkm_pool_destroy(rc.p);
+	free(rc.blocks);
+}
+END_TEST
+
+/* Threads hand blocks to each other and flush (as at exit) while frees into their slabs race. */
+struct flusher {
+	struct dkm_pool *p;
+	struct queue *to, *from; /* blocks to free go out on to, come in on from */
+	unsigned rounds;
+};
+
+static void *flusher_thread(void *arg)
+{
+	struct flusher *f = arg;
+	uint64_t r = (uintptr_t)f;
+
+	for (unsigned round = 0; round < f->rounds; round++) {
+		for (unsigned i = 0; i < 200; i++) {
+			size_t sz = 16 + rnd(&r) % 3000;
+			size_t *v = dkm_pool_malloc(f->p, sz);
+
+			ck_assert_ptr_nonnull(v);
+			*v = sz;
+			q_push(f->to, v);
+		}
+		for (unsigned i = 0; i < 200; i++) {
+			size_t *v = q_pop(f->from);
+
+			ck_assert_ptr_nonnull(v);
+			ck_assert_uint_ge(dkm_block_usable_size(v), *v);
+			ck_assert_int_eq(dkm_block_free(v), 0);
+		}
+		/* abandon everything, with the peer's frees into it in flight */
+		dkm_heap_thread_flush();
+	}
+	return NULL;
+}
+
+START_TEST(test_flush_race)
+{
+	struct tsrc s = { 0 };
+	struct dkm_pool *p = pool_new(&s, 0);
+	struct queue qa = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct queue qb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct flusher fa = { p, &qa, &qb, 100 }, fb = { p, &qb, &qa, 100 };
+	pthread_t ta, tb;
+
+	pthread_create(&ta, NULL, flusher_thread, &fa);
+	pthread_create(&tb, NULL, flusher_thread, &fb);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ck_assert_uint_eq(stats(p).blocks, 0);
+	ck_assert_uint_eq(stats(p).segments, 0);
+	check_pool(p);
+	dkm_pool_destroy(p);
+	ck_assert_uint_eq(s.live, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Randomized, against a shadow model                                       */
 /* ------------------------------------------------------------------------ */
@@ -1248,6 +1378,8 @@ static Suite *heap_suite(void)
 	tcase_add_test(tt, test_producer_consumer);
 	tcase_add_test(tt, test_many_threads);
 	tcase_add_test(tt, test_thread_exit);
+	tcase_add_test(tt, test_remote_double_free_race);
+	tcase_add_test(tt, test_flush_race);
 	suite_add_tcase(s, tt);
 	return s;
 }
