@@ -240,7 +240,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	/* options may come before or after the command (getopt permutes) */
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			socket = optarg;
@@ -261,33 +262,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
-	optind--;
-	argv[optind] = (char *)"daxkmemctl";
-	{
-		int sub_argc = argc - optind;
-		char **sub_argv = argv + optind;
-
-		optind = 1;
-		while ((opt = getopt_long(sub_argc, sub_argv, "h", longopts, NULL)) != -1) {
-			switch (opt) {
-			case 's':
-				socket = optarg;
-				break;
-			case 'j':
-				json = true;
-				break;
-			case 'h':
-				usage(stdout);
-				return 0;
-			default:
-				usage(stderr);
-				return 2;
-			}
-		}
-		if (optind < sub_argc) {
-			fprintf(stderr, "daxkmemctl: unexpected argument \"%s\"\n", sub_argv[optind]);
-			return 2;
-		}
+	if (optind < argc) {
+		fprintf(stderr, "daxkmemctl: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "clients")) {
 		fprintf(stderr, "daxkmemctl: unknown command \"%s\"\n", cmd);
