@@ -25,10 +25,10 @@ struct daxkmem_region {
 	daxkmem_kind_t kind;
 };
 
-static bool valid_kind(daxkmem_kind_t kind)
+static inline bool valid_kind(daxkmem_kind_t kind)
 {
-	return kind == DAXKMEM_KIND_KMEM || kind == DAXKMEM_KIND_KMEM_ALL ||
-	       kind == DAXKMEM_KIND_KMEM_PREFERRED;
+	/* KMEM, KMEM_ALL, KMEM_PREFERRED are 1..3 */
+	return (unsigned)kind - 1u < 3u;
 }
 
 DKM_EXPORT const char *daxkmem_kind_name(daxkmem_kind_t kind)
@@ -38,49 +38,75 @@ DKM_EXPORT const char *daxkmem_kind_name(daxkmem_kind_t kind)
 
 /*
  * The calling thread's pools, remembered for the CPU it last ran on: the
- * fast path costs one sched_getcpu (rseq) and two compares. Placement still
- * follows the thread: a move to another CPU looks the pools up again.
+ * fast path costs one load of the rseq cpu_id and one compare. Placement
+ * still follows the thread: a move to another CPU looks the pools up again.
+ * In a child after fork, the only thread's cache is cleared by
+ * dkm_api_fork_child (the pools it names belong to the parent).
  */
 static __thread __attribute__((tls_model("initial-exec"))) struct {
+	const volatile uint32_t *cpu_id;    /* this thread's rseq cpu_id, or NULL */
+	bool cpu_id_known;                  /* cpu_id was looked up */
 	int cpu;                            /* CPU the pools are for, -1 none */
-	unsigned generation;                /* dkm_session_fork_generation they belong to */
 	struct dkm_pool *pool[DKM_NKINDS];  /* by kind */
 } tl = { .cpu = -1 };
 
-/* The CPU the thread runs on: from its rseq area where glibc registered one (no call). */
-static inline int current_cpu(void)
+void dkm_api_fork_child(void)
+{
+	memset(tl.pool, 0, sizeof(tl.pool));
+	tl.cpu = -1;
+}
+
+static int __attribute__((noinline)) current_cpu_slow(void)
 {
 #if __has_include(<sys/rseq.h>) && defined(__x86_64__)
-	if (__rseq_size) {
-		const volatile struct rseq *rs =
-			(const volatile struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-		int cpu = (int)rs->cpu_id;
-
-		if (cpu >= 0)
-			return cpu;
+	if (!tl.cpu_id_known) {
+		tl.cpu_id_known = true;
+		if (__rseq_size)
+			tl.cpu_id = &((const volatile struct rseq *)((char *)__builtin_thread_pointer() +
+								       __rseq_offset))
+					      ->cpu_id;
+		if (tl.cpu_id && (int32_t)*tl.cpu_id >= 0)
+			return (int)*tl.cpu_id;
 	}
 #endif
 	return sched_getcpu();
 }
 
-static struct dkm_pool *pool_for(daxkmem_kind_t kind)
+/* The CPU the thread runs on: from its rseq area where glibc registered one (no call). */
+static inline int current_cpu(void)
 {
-	int cpu = current_cpu();
-	unsigned gen = atomic_load_explicit(&dkm_session_fork_generation, memory_order_relaxed);
-	struct dkm_pool *p;
+	const volatile uint32_t *p = tl.cpu_id;
 
-	if (__builtin_expect(cpu == tl.cpu && gen == tl.generation && tl.pool[kind], 1))
-		return tl.pool[kind];
-	p = dkm_session_pool((unsigned)kind);
+	if (__builtin_expect(p != NULL, 1)) {
+		int cpu = (int)*p;
+
+		if (__builtin_expect(cpu >= 0, 1))
+			return cpu;
+	}
+	return current_cpu_slow();
+}
+
+static struct dkm_pool *__attribute__((noinline)) pool_for_slow(daxkmem_kind_t kind, int cpu)
+{
+	struct dkm_pool *p = dkm_session_pool((unsigned)kind);
+
 	if (!p)
 		return NULL;
-	if (cpu != tl.cpu || gen != tl.generation) {
+	if (cpu != tl.cpu) {
 		memset(tl.pool, 0, sizeof(tl.pool));
 		tl.cpu = cpu;
-		tl.generation = gen;
 	}
 	tl.pool[kind] = p;
 	return p;
+}
+
+static inline struct dkm_pool *pool_for(daxkmem_kind_t kind)
+{
+	int cpu = current_cpu();
+
+	if (__builtin_expect(cpu == tl.cpu && tl.pool[kind] != NULL, 1))
+		return tl.pool[kind];
+	return pool_for_slow(kind, cpu);
 }
 
 DKM_EXPORT void *daxkmem_malloc(daxkmem_kind_t kind, size_t size)
@@ -131,13 +157,15 @@ DKM_EXPORT void daxkmem_free(daxkmem_kind_t kind, void *ptr)
 {
 	int r;
 
-	if (!ptr)
-		return;
-	if (kind != DAXKMEM_KIND_DETECT && !valid_kind(kind)) {
+	if (__builtin_expect((unsigned)kind > 3u, 0)) {
 		dkm_report_misuse("daxkmem_free(%d, %p): invalid kind", (int)kind, ptr);
 		return;
 	}
+	if (!ptr)
+		return;
 	r = dkm_block_free(ptr);
+	if (__builtin_expect(r == 0, 1))
+		return;
 	if (r == -EINVAL)
 		dkm_report_misuse("daxkmem_free(%p): not a block allocated by libdaxkmem-client", ptr);
 	else if (r == -EALREADY)

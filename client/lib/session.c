@@ -54,8 +54,6 @@ static struct {
 	struct kpool kp[DKM_NKINDS][DKM_MAX_CPU_NODES];
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .prefault = -1 };
 
-_Atomic unsigned dkm_session_fork_generation;
-
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
@@ -164,7 +162,7 @@ static void atfork_child(void)
 		S.conn = NULL;
 	}
 	S.generation++;
-	atomic_fetch_add_explicit(&dkm_session_fork_generation, 1, memory_order_relaxed);
+	dkm_api_fork_child();
 	dkm_heap_fork_child();
 	for (unsigned k = 0; k < DKM_NKINDS; k++)
 		for (unsigned n = 0; n < DKM_MAX_CPU_NODES; n++)

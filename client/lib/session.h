@@ -18,11 +18,8 @@
 
 /* The pool for kind on the CPU node the calling thread runs on; NULL with errno. */
 struct dkm_pool *dkm_session_pool(unsigned kind);
-/*
- * Bumped in a child after fork (its pools are new): per-thread caches of
- * pools compare it to know they are stale.
- */
-extern _Atomic unsigned dkm_session_fork_generation;
+/* In a child after fork: forget the calling thread's cached pools (daxkmem.c). */
+void dkm_api_fork_child(void);
 /* The CPU node of the calling thread, or a negative errno (no session). */
 int dkm_session_cpu_node(void);
 /* 0 if kind works from every CPU node this process may run on, or the errno why not. */
