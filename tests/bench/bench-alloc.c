@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 
 	n = (uint64_t)((double)THREADS_ITERS * scale) + 1;
 	for (unsigned i = 0; i < sizeof(nthreads) / sizeof(nthreads[0]); i++) {
-		char name[16];
+		char name[24];
 		uint64_t per = n / nthreads[i];
 
 		snprintf(name, sizeof(name), "threads%u", nthreads[i]);
