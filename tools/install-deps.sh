@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Installs, as root on Debian 12, every package daxkmem needs to build and test.
+# Installs, as root on Debian 12, every package daxkmem needs to build and test
+# (systemd for systemd-analyze and systemd-socket-activate in the tests; jemalloc,
+# mimalloc and memkind for the allocator benchmark's peers).
 set -euo pipefail
 pkgs=(
 	gcc pkg-config meson ninja-build
 	libnuma-dev libdaxctl-dev libndctl-dev libsystemd-dev libevent-dev
 	libjson-c-dev libinih-dev check
 	numactl jq valgrind
+	systemd
+	libjemalloc-dev libmimalloc-dev libmemkind-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
