@@ -1511,7 +1511,7 @@ static void *__attribute__((noinline)) malloc_slow(struct dkm_pool *p, size_t si
 	return small_alloc(p, tc, class_of(size));
 }
 
-void *dkm_pool_malloc(struct dkm_pool *p, size_t size)
+__attribute__((always_inline)) inline void *dkm_pool_malloc(struct dkm_pool *p, size_t size)
 {
 	struct dkm_tcache *tc = tls_thread->tc[p->id]; /* &empty_tcache: its slabs have no block */
 
