@@ -74,6 +74,87 @@ static int set_kmem_nodes(struct dkm_config *c, const char *value, struct parse_
 	return 1;
 }
 
+static void free_list(struct dkm_config *c)
+{
+	for (unsigned i = 0; i < c->nreconfigure_list; i++)
+		free(c->reconfigure_list[i]);
+	free(c->reconfigure_list);
+	c->reconfigure_list = NULL;
+	c->nreconfigure_list = 0;
+}
+
+/* A dax device name "daxR.N" or a uuid in its 36-character text form. */
+static bool device_word_valid(const char *w)
+{
+	unsigned r, n;
+	int end = 0;
+
+	if (sscanf(w, "dax%u.%u%n", &r, &n, &end) == 2 && w[end] == '\0')
+		return true;
+	if (strlen(w) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? w[i] != '-' : !isxdigit((unsigned char)w[i]))
+			return false;
+	}
+	return true;
+}
+
+static int set_reconfigure(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	char *copy, *save = NULL;
+
+	free_list(c);
+	if (!strcmp(value, "none") || !value[0]) {
+		c->reconfigure = DKM_RECONFIGURE_NONE;
+		return 1;
+	}
+	if (!strcmp(value, "all")) {
+		c->reconfigure = DKM_RECONFIGURE_ALL;
+		return 1;
+	}
+	copy = strdup(value);
+	if (!copy)
+		return fail(st, "out of memory");
+	for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+		char **v;
+
+		if (!device_word_valid(w)) {
+			fail(st, "reconfigure: \"%s\" is neither a dax device name like dax0.0 "
+			     "nor a namespace uuid (expected none, all, or a list of them)", w);
+			free(copy);
+			free_list(c);
+			return 0;
+		}
+		v = realloc(c->reconfigure_list, (c->nreconfigure_list + 1) * sizeof(*v));
+		if (!v || !(v[c->nreconfigure_list] = strdup(w))) {
+			if (v)
+				c->reconfigure_list = v;
+			free(copy);
+			free_list(c);
+			return fail(st, "out of memory");
+		}
+		c->reconfigure_list = v;
+		c->nreconfigure_list++;
+	}
+	free(copy);
+	c->reconfigure = DKM_RECONFIGURE_LIST;
+	return 1;
+}
+
+static int set_online(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	if (!strcmp(value, "movable"))
+		c->online_movable = true;
+	else if (!strcmp(value, "normal"))
+		c->online_movable = false;
+	else
+		return fail(st, "online: \"%s\" is not movable or normal", value);
+	return 1;
+}
+
 int dkm_parse_size(const char *s, uint64_t *ret)
 {
 	unsigned long long v;
@@ -344,6 +425,8 @@ static const struct key keys[] = {
 	{ "", "max_clients_per_uid", set_max_clients_per_uid },
 	{ "", "quota", set_quota },
 	{ "", "refresh_interval_ms", set_refresh_interval },
+	{ "", "reconfigure", set_reconfigure },
+	{ "", "online", set_online },
 };
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -384,6 +467,8 @@ void dkm_config_init(struct dkm_config *c)
 	c->max_clients = 4096;
 	c->max_clients_per_uid = 256;
 	c->refresh_interval_ms = 1000;
+	c->reconfigure = DKM_RECONFIGURE_NONE;
+	c->online_movable = true;
 }
 
 void dkm_config_free(struct dkm_config *c)
@@ -391,6 +476,7 @@ void dkm_config_free(struct dkm_config *c)
 	dkm_bitmap_free(&c->kmem_nodes);
 	free(c->socket);
 	free(c->quotas);
+	free_list(c);
 	c->socket = NULL;
 	c->quotas = NULL;
 	c->nquotas = 0;

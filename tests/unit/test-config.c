@@ -98,6 +98,38 @@ START_TEST(test_all_keys)
 }
 END_TEST
 
+START_TEST(test_reconfigure)
+{
+	struct dkm_config c;
+	char err[256] = "";
+
+	dkm_config_init(&c);
+	ck_assert_int_eq(c.reconfigure, DKM_RECONFIGURE_NONE);
+	ck_assert(c.online_movable);
+	dkm_config_free(&c);
+
+	ck_assert_int_eq(load_text("reconfigure = all\nonline = normal\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.reconfigure, DKM_RECONFIGURE_ALL);
+	ck_assert(!c.online_movable);
+	dkm_config_free(&c);
+
+	ck_assert_msg(load_text("reconfigure = dax0.0, dax12.3 "
+				"c1e6e0a4-5b3c-4d8e-9f0a-1b2c3d4e5f60\n", &c, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(c.reconfigure, DKM_RECONFIGURE_LIST);
+	ck_assert_uint_eq(c.nreconfigure_list, 3);
+	ck_assert_str_eq(c.reconfigure_list[0], "dax0.0");
+	ck_assert_str_eq(c.reconfigure_list[1], "dax12.3");
+	ck_assert_str_eq(c.reconfigure_list[2], "c1e6e0a4-5b3c-4d8e-9f0a-1b2c3d4e5f60");
+	dkm_config_free(&c);
+	ck_assert_ptr_null(c.reconfigure_list);
+
+	ck_assert_int_eq(load_text("reconfigure = none\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.reconfigure, DKM_RECONFIGURE_NONE);
+	dkm_config_free(&c);
+}
+END_TEST
+
 START_TEST(test_parse_size)
 {
 	uint64_t v;
@@ -153,6 +185,13 @@ START_TEST(test_errors_name_the_line)
 	expect_error("max_region_size = 1K\n", 1, "max_region_size: 1K is below the minimum 4096");
 	expect_error("[quota]\nno-such-user-here = 1G\n", 2, "[quota]: no user \"no-such-user-here\"");
 	expect_error("[quota]\n0 = 1G\nroot = 2G\n", 3, "[quota]: uid 0 is given twice");
+	expect_error("reconfigure = dax0.0 /dev/dax1.0\n", 1,
+		     "reconfigure: \"/dev/dax1.0\" is neither a dax device name like dax0.0 nor a "
+		     "namespace uuid (expected none, all, or a list of them)");
+	expect_error("reconfigure = everything\n", 1,
+		     "reconfigure: \"everything\" is neither a dax device name like dax0.0 nor a "
+		     "namespace uuid (expected none, all, or a list of them)");
+	expect_error("online = zone_movable\n", 1, "online: \"zone_movable\" is not movable or normal");
 	expect_error("[quota]\n0 = big\n", 2, "[quota] 0: \"big\" is not a size like 4096, 64M or 2G");
 }
 END_TEST
@@ -182,6 +221,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_errors_name_the_line);
 	tcase_add_test(tc, test_all_keys);
 	tcase_add_test(tc, test_parse_size);
+	tcase_add_test(tc, test_reconfigure);
 	tcase_add_test(tc, test_missing_file);
 	suite_add_tcase(s, tc);
 	return s;
