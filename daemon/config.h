@@ -17,7 +17,7 @@
 #define DKM_DEFAULT_CONFIG "/etc/daxkmemd/daxkmemd.conf"
 #define DKM_DEFAULT_SOCKET "/run/daxkmemd/daxkmemd.sock"
 
-enum dkm_reconfigure {
+enum dkm_reconfigure_policy {
 	DKM_RECONFIGURE_NONE,         /* touch no device (default) */
 	DKM_RECONFIGURE_ALL,          /* every dax device */
 	DKM_RECONFIGURE_LIST,         /* the devices named (dax0.0) or whose namespace uuid is given */
@@ -47,7 +47,7 @@ struct dkm_config {
 	struct dkm_quota *quotas;     /* [quota] section */
 	unsigned nquotas;
 	unsigned refresh_interval_ms; /* refresh_interval_ms= */
-	enum dkm_reconfigure reconfigure; /* reconfigure=: which devdax devices to make system-ram */
+	enum dkm_reconfigure_policy reconfigure; /* reconfigure=: which devdax devices to make system-ram */
 	char **reconfigure_list;      /* DKM_RECONFIGURE_LIST: device names or namespace uuids */
 	unsigned nreconfigure_list;
 	bool online_movable;          /* online=movable (default) or normal */

@@ -61,6 +61,10 @@ enum dkm_msg_type {
 	DKM_MSG_STATUS_REPLY = 0x0302,   /* daemon -> client: dkm_status + nodes + distances */
 	DKM_MSG_CLIENTS = 0x0303,        /* client -> daemon (root or admin group): no payload */
 	DKM_MSG_CLIENTS_REPLY = 0x0304,  /* daemon -> client: dkm_clients + entries */
+	DKM_MSG_DEVICES = 0x0401,        /* client -> daemon: no payload */
+	DKM_MSG_DEVICES_REPLY = 0x0402,  /* daemon -> client: dkm_devices + entries */
+	DKM_MSG_RECONFIGURE = 0x0403,    /* client -> daemon (uid 0 only): dkm_reconfigure */
+	DKM_MSG_RECONFIGURE_REPLY = 0x0404, /* daemon -> client: dkm_reconfigure_reply + steps */
 	DKM_MSG_ERROR = 0x7f01,          /* daemon -> client: dkm_error, reply to any request */
 };
 
@@ -181,6 +185,88 @@ struct dkm_client_entry {
 	uint64_t granted;                /* bytes */
 	uint64_t resident;               /* bytes */
 	uint64_t released;               /* bytes this client returned so far */
+};
+
+/* ---- DEVICES_REPLY: dkm_devices, then n dkm_device_entry ---- */
+enum dkm_dax_mode_wire {
+	DKM_WIRE_DAX_SYSTEM_RAM = 0,     /* bound to kmem: its memory is a NUMA node's */
+	DKM_WIRE_DAX_DEVDAX = 1,         /* bound to device_dax: /dev/daxR.N */
+	DKM_WIRE_DAX_DISABLED = 2,       /* no driver */
+	DKM_WIRE_DAX_OTHER = 3,          /* a driver daxkmemd does not manage */
+};
+
+enum dkm_devices_flags {
+	DKM_DEVICES_RECONFIGURABLE = 1u << 0, /* the daemon reads the live /sys and can reconfigure */
+};
+
+struct dkm_devices {
+	uint32_t n;
+	uint32_t flags;                  /* enum dkm_devices_flags */
+};
+
+#define DKM_PROTO_UUID_LEN 40
+
+struct dkm_device_entry {
+	char name[DKM_PROTO_NAME_LEN];   /* "dax0.0" */
+	char uuid[DKM_PROTO_UUID_LEN];   /* uuid of its namespace, "" if none or unknown */
+	char driver[DKM_PROTO_NAME_LEN]; /* bound driver, "" if none */
+	uint32_t mode;                   /* enum dkm_dax_mode_wire */
+	int32_t target_node;             /* -1 unknown */
+	uint64_t size;                   /* bytes, UINT64_MAX unknown */
+	uint32_t blocks;                 /* memory blocks (system-ram) */
+	uint32_t online_blocks;
+	int32_t movable;                 /* 1 movable zone, 0 normal zone, -1 n.a. */
+	uint32_t selected;               /* 1: the configuration's reconfigure= selects it */
+	uint64_t granted;                /* bytes the broker granted on its target node */
+};
+
+/* ---- RECONFIGURE: devices to system-ram or back to devdax ---- */
+enum dkm_reconfigure_flags {
+	DKM_RECONF_DRY_RUN = 1u << 0,    /* say what would be done, do nothing */
+	DKM_RECONF_MOVABLE = 1u << 1,    /* online into ZONE_MOVABLE (overrides online=) */
+	DKM_RECONF_NORMAL = 1u << 2,     /* online into the normal zone (overrides online=) */
+};
+#define DKM_RECONF_FLAGS_ALL (DKM_RECONF_DRY_RUN | DKM_RECONF_MOVABLE | DKM_RECONF_NORMAL)
+#define DKM_RECONF_MAX_DEVICES 16
+
+struct dkm_reconfigure {
+	uint32_t mode;                   /* DKM_WIRE_DAX_SYSTEM_RAM or DKM_WIRE_DAX_DEVDAX */
+	uint32_t flags;                  /* enum dkm_reconfigure_flags; not MOVABLE and NORMAL */
+	uint32_t ndevices;               /* 0: the devices reconfigure= selects (system-ram only) */
+	uint32_t reserved;               /* 0 */
+	char devices[DKM_RECONF_MAX_DEVICES][DKM_PROTO_UUID_LEN]; /* names or namespace uuids */
+};
+
+enum dkm_reconfigure_action_wire {
+	DKM_WIRE_RECONF_NONE = 0,        /* already as asked */
+	DKM_WIRE_RECONF_TO_RAM = 1,
+	DKM_WIRE_RECONF_ONLINE = 2,      /* system-ram whose offline blocks were onlined */
+	DKM_WIRE_RECONF_TO_DEVDAX = 3,
+	DKM_WIRE_RECONF_REFUSED = 4,     /* not touched: its node has grants, unknown driver */
+};
+
+enum dkm_reconfigure_step_flags {
+	DKM_RECONF_STEP_AUTO_ONLINED = 1u << 0, /* the kernel onlined the blocks itself */
+	DKM_RECONF_STEP_ROLLED_BACK = 1u << 1,  /* a failure was undone */
+};
+
+struct dkm_reconfigure_reply {
+	uint32_t n;                      /* steps that follow */
+	int32_t error;                   /* 0, or the positive errno of the first failed step */
+};
+
+struct dkm_reconfigure_step {
+	char name[DKM_PROTO_NAME_LEN];
+	uint32_t action;                 /* enum dkm_reconfigure_action_wire */
+	int32_t error;                   /* 0 or a positive errno */
+	uint32_t before, after;          /* enum dkm_dax_mode_wire */
+	int32_t node;                    /* target node, -1 unknown */
+	uint32_t blocks;
+	uint32_t online_after;
+	int32_t movable;                 /* after: 1, 0, -1 */
+	uint32_t flags;                  /* enum dkm_reconfigure_step_flags */
+	uint32_t reserved;
+	char message[256];               /* what was done (or would be), and the state left */
 };
 
 /* ---- ERROR: the request failed; errno_value says how, message says why ---- */

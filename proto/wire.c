@@ -104,7 +104,16 @@ static size_t type_size(uint16_t type, bool *variable)
 		return sizeof(struct dkm_release_region);
 	case DKM_MSG_STATUS:
 	case DKM_MSG_CLIENTS:
+	case DKM_MSG_DEVICES:
 		return 0;
+	case DKM_MSG_RECONFIGURE:
+		return sizeof(struct dkm_reconfigure);
+	case DKM_MSG_DEVICES_REPLY:
+		*variable = true;
+		return sizeof(struct dkm_devices);
+	case DKM_MSG_RECONFIGURE_REPLY:
+		*variable = true;
+		return sizeof(struct dkm_reconfigure_reply);
 	case DKM_MSG_STATUS_REPLY:
 		*variable = true;
 		return sizeof(struct dkm_status);
@@ -228,6 +237,76 @@ static int validate_clients_reply(const uint8_t *p, size_t len)
 	return 0;
 }
 
+static bool dax_mode_valid(uint32_t mode)
+{
+	return mode <= DKM_WIRE_DAX_OTHER;
+}
+
+static int validate_devices_reply(const uint8_t *p, size_t len)
+{
+	struct dkm_devices d;
+
+	memcpy(&d, p, sizeof(d));
+	if (d.n > (DKM_PROTO_MAX_PAYLOAD - sizeof(d)) / sizeof(struct dkm_device_entry))
+		return -EPROTO;
+	if (sizeof(d) + (size_t)d.n * sizeof(struct dkm_device_entry) != len ||
+	    (d.flags & ~DKM_DEVICES_RECONFIGURABLE))
+		return -EPROTO;
+	for (uint32_t i = 0; i < d.n; i++) {
+		struct dkm_device_entry e;
+
+		memcpy(&e, p + sizeof(d) + i * sizeof(e), sizeof(e));
+		if (!has_nul(e.name, sizeof(e.name)) || !e.name[0] || !has_nul(e.uuid, sizeof(e.uuid)) ||
+		    !has_nul(e.driver, sizeof(e.driver)) || !dax_mode_valid(e.mode) ||
+		    e.target_node < -1 || e.target_node >= DKM_PROTO_MAX_NODES || e.movable < -1 ||
+		    e.movable > 1 || e.selected > 1 || e.online_blocks > e.blocks)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int validate_reconfigure(const struct dkm_reconfigure *r)
+{
+	if ((r->mode != DKM_WIRE_DAX_SYSTEM_RAM && r->mode != DKM_WIRE_DAX_DEVDAX) ||
+	    (r->flags & ~DKM_RECONF_FLAGS_ALL) ||
+	    (r->flags & (DKM_RECONF_MOVABLE | DKM_RECONF_NORMAL)) ==
+		    (DKM_RECONF_MOVABLE | DKM_RECONF_NORMAL) ||
+	    r->ndevices > DKM_RECONF_MAX_DEVICES || r->reserved != 0)
+		return -EPROTO;
+	for (unsigned i = 0; i < DKM_RECONF_MAX_DEVICES; i++) {
+		if (!has_nul(r->devices[i], sizeof(r->devices[i])))
+			return -EPROTO;
+		/* named entries are not empty, the rest are */
+		if ((i < r->ndevices) != (r->devices[i][0] != '\0'))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int validate_reconfigure_reply(const uint8_t *p, size_t len)
+{
+	struct dkm_reconfigure_reply r;
+
+	memcpy(&r, p, sizeof(r));
+	if (r.n > (DKM_PROTO_MAX_PAYLOAD - sizeof(r)) / sizeof(struct dkm_reconfigure_step))
+		return -EPROTO;
+	if (sizeof(r) + (size_t)r.n * sizeof(struct dkm_reconfigure_step) != len || r.error < 0)
+		return -EPROTO;
+	for (uint32_t i = 0; i < r.n; i++) {
+		struct dkm_reconfigure_step s;
+
+		memcpy(&s, p + sizeof(r) + i * sizeof(s), sizeof(s));
+		if (!has_nul(s.name, sizeof(s.name)) || !has_nul(s.message, sizeof(s.message)) ||
+		    s.action > DKM_WIRE_RECONF_REFUSED || s.error < 0 || !dax_mode_valid(s.before) ||
+		    !dax_mode_valid(s.after) || s.node < -1 || s.node >= DKM_PROTO_MAX_NODES ||
+		    s.movable < -1 || s.movable > 1 || s.online_after > s.blocks ||
+		    (s.flags & ~(DKM_RECONF_STEP_AUTO_ONLINED | DKM_RECONF_STEP_ROLLED_BACK)) ||
+		    s.reserved != 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 int dkm_wire_validate(const struct dkm_msg *m)
 {
 	const struct dkm_msg_header *h = &m->hdr;
@@ -277,7 +356,18 @@ int dkm_wire_validate(const struct dkm_msg *m)
 	case DKM_MSG_RELEASED:
 	case DKM_MSG_STATUS:
 	case DKM_MSG_CLIENTS:
+	case DKM_MSG_DEVICES:
 		return 0;
+	case DKM_MSG_RECONFIGURE: {
+		struct dkm_reconfigure x;
+
+		memcpy(&x, p, sizeof(x));
+		return validate_reconfigure(&x);
+	}
+	case DKM_MSG_DEVICES_REPLY:
+		return validate_devices_reply(p, h->payload_len);
+	case DKM_MSG_RECONFIGURE_REPLY:
+		return validate_reconfigure_reply(p, h->payload_len);
 	case DKM_MSG_STATUS_REPLY:
 		return validate_status_reply(p, h->payload_len);
 	case DKM_MSG_CLIENTS_REPLY:
@@ -706,6 +796,14 @@ const char *dkm_msg_type_name(uint16_t type)
 		return "CLIENTS";
 	case DKM_MSG_CLIENTS_REPLY:
 		return "CLIENTS_REPLY";
+	case DKM_MSG_DEVICES:
+		return "DEVICES";
+	case DKM_MSG_DEVICES_REPLY:
+		return "DEVICES_REPLY";
+	case DKM_MSG_RECONFIGURE:
+		return "RECONFIGURE";
+	case DKM_MSG_RECONFIGURE_REPLY:
+		return "RECONFIGURE_REPLY";
 	case DKM_MSG_ERROR:
 		return "ERROR";
 	default:

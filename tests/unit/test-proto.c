@@ -25,7 +25,8 @@
 static const uint16_t all_types[] = {
 	DKM_MSG_HELLO,        DKM_MSG_HELLO_REPLY,    DKM_MSG_ALLOC_REGION, DKM_MSG_REGION,
 	DKM_MSG_RELEASE_REGION, DKM_MSG_RELEASED,     DKM_MSG_STATUS,       DKM_MSG_STATUS_REPLY,
-	DKM_MSG_CLIENTS,      DKM_MSG_CLIENTS_REPLY,  DKM_MSG_ERROR,
+	DKM_MSG_CLIENTS,      DKM_MSG_CLIENTS_REPLY,  DKM_MSG_ERROR,        DKM_MSG_DEVICES,
+	DKM_MSG_DEVICES_REPLY, DKM_MSG_RECONFIGURE,   DKM_MSG_RECONFIGURE_REPLY,
 };
 #define NTYPES ((int)(sizeof(all_types) / sizeof(all_types[0])))
 
@@ -252,6 +253,49 @@ static void *make_clients_reply(uint32_t n, size_t *len)
 }
 
 /* A valid payload of the type (malloc'ed, never NULL); *len its size. */
+
+static void *make_devices_reply(uint32_t n, size_t *len)
+{
+	struct dkm_devices d = { .n = n, .flags = DKM_DEVICES_RECONFIGURABLE };
+	uint8_t *p;
+
+	*len = sizeof(d) + n * sizeof(struct dkm_device_entry);
+	p = xcalloc(*len);
+	memcpy(p, &d, sizeof(d));
+	for (uint32_t i = 0; i < n; i++) {
+		struct dkm_device_entry e = { .mode = DKM_WIRE_DAX_SYSTEM_RAM, .target_node = 2 + (int)i,
+					      .size = 1ull << 30, .blocks = 7, .online_blocks = 7,
+					      .movable = 1, .selected = 1, .granted = 64 * MIB };
+
+		snprintf(e.name, sizeof(e.name), "dax%u.0", i);
+		strcpy(e.driver, "kmem");
+		memcpy(p + sizeof(d) + i * sizeof(e), &e, sizeof(e));
+	}
+	return p;
+}
+
+static void *make_reconfigure_reply(uint32_t n, size_t *len)
+{
+	struct dkm_reconfigure_reply r = { .n = n, .error = EBUSY };
+	uint8_t *p;
+
+	*len = sizeof(r) + n * sizeof(struct dkm_reconfigure_step);
+	p = xcalloc(*len);
+	memcpy(p, &r, sizeof(r));
+	for (uint32_t i = 0; i < n; i++) {
+		struct dkm_reconfigure_step st = { .action = DKM_WIRE_RECONF_TO_RAM,
+						   .before = DKM_WIRE_DAX_DEVDAX,
+						   .after = DKM_WIRE_DAX_SYSTEM_RAM, .node = 2,
+						   .blocks = 7, .online_after = 7, .movable = 1,
+						   .flags = DKM_RECONF_STEP_AUTO_ONLINED };
+
+		snprintf(st.name, sizeof(st.name), "dax%u.0", i);
+		strcpy(st.message, "converting devdax -> system-ram");
+		memcpy(p + sizeof(r) + i * sizeof(st), &st, sizeof(st));
+	}
+	return p;
+}
+
 static void *make_payload(uint16_t type, size_t *len)
 {
 	switch (type) {
@@ -304,8 +348,24 @@ static void *make_payload(uint16_t type, size_t *len)
 	}
 	case DKM_MSG_STATUS:
 	case DKM_MSG_CLIENTS:
+	case DKM_MSG_DEVICES:
 		*len = 0;
 		return xcalloc(0);
+	case DKM_MSG_DEVICES_REPLY:
+		return make_devices_reply(2, len);
+	case DKM_MSG_RECONFIGURE: {
+		struct dkm_reconfigure *x = xcalloc(sizeof(*x));
+
+		x->mode = DKM_WIRE_DAX_DEVDAX;
+		x->flags = DKM_RECONF_DRY_RUN;
+		x->ndevices = 2;
+		strcpy(x->devices[0], "dax0.0");
+		strcpy(x->devices[1], "c1e6e0a4-5b3c-4d8e-9f0a-1b2c3d4e5f60");
+		*len = sizeof(*x);
+		return x;
+	}
+	case DKM_MSG_RECONFIGURE_REPLY:
+		return make_reconfigure_reply(2, len);
 	case DKM_MSG_STATUS_REPLY:
 		return make_status_reply(3, len);
 	case DKM_MSG_CLIENTS_REPLY:
@@ -1490,6 +1550,95 @@ START_TEST(test_validate_status_reply)
 }
 END_TEST
 
+START_TEST(test_validate_devices)
+{
+	size_t len;
+	uint8_t *p = make_devices_reply(2, &len);
+	struct dkm_devices d;
+	struct dkm_device_entry e;
+	uint8_t *e1 = p + sizeof(d) + sizeof(e);
+	struct dkm_reconfigure r;
+
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), 0);
+	memcpy(&d, p, sizeof(d));
+	d.n = 3;
+	memcpy(p, &d, sizeof(d));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), -EPROTO);
+	d.n = 2;
+	d.flags = 2;
+	memcpy(p, &d, sizeof(d));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), -EPROTO);
+	d.flags = 0;
+	memcpy(p, &d, sizeof(d));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), 0);
+	memcpy(&e, e1, sizeof(e));
+	e.mode = 4;
+	memcpy(e1, &e, sizeof(e));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), -EPROTO);
+	e.mode = DKM_WIRE_DAX_DEVDAX;
+	e.online_blocks = 8; /* more online than there are */
+	memcpy(e1, &e, sizeof(e));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), -EPROTO);
+	e.online_blocks = 0;
+	memset(e.uuid, 'u', sizeof(e.uuid));
+	memcpy(e1, &e, sizeof(e));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), -EPROTO);
+	e.uuid[0] = '\0';
+	e.name[0] = '\0';
+	memcpy(e1, &e, sizeof(e));
+	ck_assert_int_eq(validate(DKM_MSG_DEVICES_REPLY, p, len), -EPROTO);
+	free(p);
+
+	memset(&r, 0, sizeof(r));
+	r.mode = DKM_WIRE_DAX_SYSTEM_RAM;
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), 0);
+	r.flags = DKM_RECONF_MOVABLE | DKM_RECONF_NORMAL;
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	r.flags = 1u << 3;
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	r.flags = 0;
+	r.mode = DKM_WIRE_DAX_DISABLED;
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	r.mode = DKM_WIRE_DAX_DEVDAX;
+	r.ndevices = 1; /* counted but empty */
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	strcpy(r.devices[0], "dax0.0");
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), 0);
+	strcpy(r.devices[1], "dax1.0"); /* named but not counted */
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	r.ndevices = 2;
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), 0);
+	memset(r.devices[1], 'x', sizeof(r.devices[1]));
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	r.devices[1][0] = '\0';
+	r.ndevices = DKM_RECONF_MAX_DEVICES + 1;
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r)), -EPROTO);
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE, &r, sizeof(r) - 1), -EPROTO);
+
+	p = make_reconfigure_reply(1, &len);
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE_REPLY, p, len), 0);
+	{
+		struct dkm_reconfigure_step st;
+		uint8_t *s0 = p + sizeof(struct dkm_reconfigure_reply);
+
+		memcpy(&st, s0, sizeof(st));
+		st.action = 5;
+		memcpy(s0, &st, sizeof(st));
+		ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE_REPLY, p, len), -EPROTO);
+		st.action = DKM_WIRE_RECONF_REFUSED;
+		st.flags = 4;
+		memcpy(s0, &st, sizeof(st));
+		ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE_REPLY, p, len), -EPROTO);
+		st.flags = 0;
+		memset(st.message, 'm', sizeof(st.message));
+		memcpy(s0, &st, sizeof(st));
+		ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE_REPLY, p, len), -EPROTO);
+	}
+	ck_assert_int_eq(validate(DKM_MSG_RECONFIGURE_REPLY, p, len - 1), -EPROTO);
+	free(p);
+}
+END_TEST
+
 START_TEST(test_validate_clients_reply)
 {
 	size_t len;
@@ -1710,6 +1859,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_validate_region);
 	tcase_add_test(tc, test_validate_status_reply);
 	tcase_add_test(tc, test_validate_clients_reply);
+	tcase_add_test(tc, test_validate_devices);
 	tcase_add_test(tc, test_validate_error);
 	tcase_add_test(tc, test_invalid_region_on_wire);
 	tcase_add_test(tc, test_encode_send_limits);
