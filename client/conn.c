@@ -156,6 +156,24 @@ int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m)
 	return r;
 }
 
+int dkm_conn_devices(struct dkm_conn *c, struct dkm_msg *m)
+{
+	int r = call(c, DKM_MSG_DEVICES, NULL, 0, DKM_MSG_DEVICES_REPLY, m);
+
+	if (r < 0)
+		dkm_msg_clear(m);
+	return r;
+}
+
+int dkm_conn_reconfigure(struct dkm_conn *c, const struct dkm_reconfigure *req, struct dkm_msg *m)
+{
+	int r = call(c, DKM_MSG_RECONFIGURE, req, sizeof(*req), DKM_MSG_RECONFIGURE_REPLY, m);
+
+	if (r < 0)
+		dkm_msg_clear(m);
+	return r;
+}
+
 int dkm_conn_clients(struct dkm_conn *c, struct dkm_msg *m)
 {
 	int r = call(c, DKM_MSG_CLIENTS, NULL, 0, DKM_MSG_CLIENTS_REPLY, m);

@@ -42,5 +42,8 @@ int dkm_conn_release(struct dkm_conn *c, uint64_t id);
 /* STATUS / CLIENTS: *m holds the reply (dkm_msg_clear it). */
 int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m);
 int dkm_conn_clients(struct dkm_conn *c, struct dkm_msg *m);
+/* DEVICES / RECONFIGURE (uid 0): *m holds the reply (dkm_msg_clear it). */
+int dkm_conn_devices(struct dkm_conn *c, struct dkm_msg *m);
+int dkm_conn_reconfigure(struct dkm_conn *c, const struct dkm_reconfigure *req, struct dkm_msg *m);
 
 #endif

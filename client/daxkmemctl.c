@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* daxkmemctl: ask daxkmemd how its nodes and clients stand. */
+/* daxkmemctl: ask daxkmemd how its nodes, clients and dax devices stand; reconfigure devices. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,14 +18,20 @@ static const char *const kind_names[] = { "dram", "kmem", "memory-only" };
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: daxkmemctl [--socket PATH] COMMAND [--json]\n"
+		   "       daxkmemctl reconfigure [--dry-run] [--mode system-ram|devdax]\n"
+		   "                  [--online movable|normal] [DEVICE|UUID...]\n"
 		   "Commands:\n"
-		   "  status     nodes (kind, CPUs, total, free, brokered, resident, clients),\n"
-		   "             distances and totals\n"
-		   "  clients    connected clients and what they hold (root or admin_group)\n"
+		   "  status       nodes (kind, CPUs, total, free, brokered, resident, clients),\n"
+		   "               distances and totals\n"
+		   "  clients      connected clients and what they hold (root or admin_group)\n"
+		   "  devices      dax devices: mode, size, node, online blocks, zone\n"
+		   "  reconfigure  (root) bring devices to system-ram (default: those reconfigure=\n"
+		   "               selects), or name them with --mode devdax to give them back\n"
 		   "Options:\n"
 		   "  --socket PATH   daemon socket (default $DAXKMEM_SOCKET or "
 		   "/run/daxkmemd/daxkmemd.sock)\n"
 		   "  --json          print JSON\n"
+		   "  --dry-run       say what reconfigure would do; change nothing\n"
 		   "  -h, --help      show this help\n");
 }
 
@@ -226,17 +232,182 @@ static int clients(struct dkm_conn *c, bool json)
 	return r;
 }
 
+static const char *const mode_names[] = { "system-ram", "devdax", "disabled", "other" };
+static const char *const action_names[] = { "none", "system-ram", "online", "devdax", "refused" };
+
+static const char *zone_name(int32_t movable, uint32_t online)
+{
+	if (!online)
+		return "-";
+	return movable == 1 ? "movable" : movable == 0 ? "normal" : "?";
+}
+
+static int devices(struct dkm_conn *c, bool json)
+{
+	struct dkm_devices hdr;
+	const uint8_t *p;
+	struct dkm_msg m;
+	int r;
+
+	r = dkm_conn_devices(c, &m);
+	if (r < 0) {
+		fprintf(stderr, "daxkmemctl: devices: %s\n", c->err);
+		return r;
+	}
+	memcpy(&hdr, m.payload, sizeof(hdr));
+	p = (const uint8_t *)m.payload + sizeof(hdr);
+	if (json) {
+		json_object *root = json_object_new_object(), *a = json_object_new_array();
+
+		json_object_object_add(root, "reconfigurable",
+				       json_object_new_boolean(hdr.flags & DKM_DEVICES_RECONFIGURABLE));
+		for (unsigned i = 0; i < hdr.n; i++) {
+			struct dkm_device_entry e;
+			json_object *o = json_object_new_object();
+
+			memcpy(&e, p + i * sizeof(e), sizeof(e));
+			json_object_object_add(o, "name", json_object_new_string(e.name));
+			json_object_object_add(o, "mode", json_object_new_string(mode_names[e.mode]));
+			json_object_object_add(o, "driver", e.driver[0] ? json_object_new_string(e.driver)
+								       : NULL);
+			json_object_object_add(o, "size", u64_json(e.size));
+			json_object_object_add(o, "node", e.target_node >= 0
+								 ? json_object_new_int(e.target_node)
+								 : NULL);
+			json_object_object_add(o, "blocks", json_object_new_int64(e.blocks));
+			json_object_object_add(o, "online_blocks", json_object_new_int64(e.online_blocks));
+			json_object_object_add(o, "movable", e.movable < 0 ? NULL
+							     : json_object_new_boolean(e.movable));
+			json_object_object_add(o, "uuid", e.uuid[0] ? json_object_new_string(e.uuid) : NULL);
+			json_object_object_add(o, "selected", json_object_new_boolean(e.selected));
+			json_object_object_add(o, "granted", json_object_new_uint64(e.granted));
+			json_object_array_add(a, o);
+		}
+		json_object_object_add(root, "devices", a);
+		r = print_json(root);
+	} else if (!hdr.n) {
+		printf("no dax devices\n");
+	} else {
+		static const char *const head[] = { "DEVICE", "MODE", "~SIZE", "~NODE", "~ONLINE",
+						    "ZONE", "SELECTED", "~GRANTED", "UUID", NULL };
+		struct dkm_table tab;
+
+		dkm_table_init(&tab, head);
+		for (unsigned i = 0; i < hdr.n; i++) {
+			struct dkm_device_entry e;
+			char sz[32], node[16], online[32], g[32];
+			const char *row[9];
+
+			memcpy(&e, p + i * sizeof(e), sizeof(e));
+			snprintf(node, sizeof(node), e.target_node >= 0 ? "%d" : "?", e.target_node);
+			if (e.mode == DKM_WIRE_DAX_SYSTEM_RAM)
+				snprintf(online, sizeof(online), "%u/%u", e.online_blocks, e.blocks);
+			else
+				snprintf(online, sizeof(online), "-");
+			row[0] = e.name;
+			row[1] = mode_names[e.mode];
+			row[2] = size_or_unknown(e.size, sz, sizeof(sz));
+			row[3] = node;
+			row[4] = online;
+			row[5] = zone_name(e.movable, e.online_blocks);
+			row[6] = e.selected ? "yes" : "no";
+			row[7] = dkm_format_bytes(e.granted, g, sizeof(g));
+			row[8] = e.uuid[0] ? e.uuid : "-";
+			dkm_table_row(&tab, row);
+		}
+		dkm_table_print(&tab, stdout, "");
+		dkm_table_free(&tab);
+		if (!(hdr.flags & DKM_DEVICES_RECONFIGURABLE))
+			printf("(the daemon reads a sysfs root other than /sys: "
+			       "it cannot reconfigure these)\n");
+	}
+	dkm_msg_clear(&m);
+	return r;
+}
+
+static int reconfigure(struct dkm_conn *c, const struct dkm_reconfigure *req, bool json)
+{
+	struct dkm_reconfigure_reply rep;
+	const uint8_t *p;
+	struct dkm_msg m;
+	int r;
+
+	r = dkm_conn_reconfigure(c, req, &m);
+	if (r < 0) {
+		fprintf(stderr, "daxkmemctl: reconfigure: %s\n", c->err);
+		return r;
+	}
+	memcpy(&rep, m.payload, sizeof(rep));
+	p = (const uint8_t *)m.payload + sizeof(rep);
+	if (json) {
+		json_object *root = json_object_new_object(), *a = json_object_new_array();
+
+		json_object_object_add(root, "dry_run",
+				       json_object_new_boolean(req->flags & DKM_RECONF_DRY_RUN));
+		json_object_object_add(root, "error", rep.error ? json_object_new_string(
+								     strerror(rep.error)) : NULL);
+		for (unsigned i = 0; i < rep.n; i++) {
+			struct dkm_reconfigure_step st;
+			json_object *o = json_object_new_object();
+
+			memcpy(&st, p + i * sizeof(st), sizeof(st));
+			json_object_object_add(o, "name", json_object_new_string(st.name));
+			json_object_object_add(o, "action",
+					       json_object_new_string(action_names[st.action]));
+			json_object_object_add(o, "error", st.error ? json_object_new_string(
+								      strerror(st.error)) : NULL);
+			json_object_object_add(o, "errno", json_object_new_int(st.error));
+			json_object_object_add(o, "before", json_object_new_string(mode_names[st.before]));
+			json_object_object_add(o, "after", json_object_new_string(mode_names[st.after]));
+			json_object_object_add(o, "node", st.node >= 0 ? json_object_new_int(st.node)
+								     : NULL);
+			json_object_object_add(o, "blocks", json_object_new_int64(st.blocks));
+			json_object_object_add(o, "online_blocks",
+					       json_object_new_int64(st.online_after));
+			json_object_object_add(o, "movable", st.movable < 0 ? NULL
+							     : json_object_new_boolean(st.movable));
+			json_object_object_add(o, "auto_onlined", json_object_new_boolean(
+						       st.flags & DKM_RECONF_STEP_AUTO_ONLINED));
+			json_object_object_add(o, "rolled_back", json_object_new_boolean(
+						       st.flags & DKM_RECONF_STEP_ROLLED_BACK));
+			json_object_object_add(o, "message", json_object_new_string(st.message));
+			json_object_array_add(a, o);
+		}
+		json_object_object_add(root, "steps", a);
+		r = print_json(root);
+	} else {
+		for (unsigned i = 0; i < rep.n; i++) {
+			struct dkm_reconfigure_step st;
+
+			memcpy(&st, p + i * sizeof(st), sizeof(st));
+			if (st.error)
+				fprintf(stderr, "daxkmemctl: %s: %s (%s)\n", st.name, st.message,
+					strerror(st.error));
+			else
+				printf("%s: %s\n", st.name, st.message);
+		}
+		if (!rep.n)
+			printf("no device selected\n");
+	}
+	dkm_msg_clear(&m);
+	return rep.error ? -rep.error : r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "online", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket = NULL, *cmd;
 	struct dkm_conn *c;
-	bool json = false;
+	bool json = false, reconf_opts = false;
+	struct dkm_reconfigure req = { .mode = DKM_WIRE_DAX_SYSTEM_RAM };
 	char err[512];
 	int opt, r;
 
@@ -248,6 +419,35 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'n':
+			req.flags |= DKM_RECONF_DRY_RUN;
+			reconf_opts = true;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "system-ram")) {
+				req.mode = DKM_WIRE_DAX_SYSTEM_RAM;
+			} else if (!strcmp(optarg, "devdax")) {
+				req.mode = DKM_WIRE_DAX_DEVDAX;
+			} else {
+				fprintf(stderr, "daxkmemctl: --mode: \"%s\" is not system-ram or devdax\n",
+					optarg);
+				return 2;
+			}
+			reconf_opts = true;
+			break;
+		case 'o':
+			req.flags &= ~(uint32_t)(DKM_RECONF_MOVABLE | DKM_RECONF_NORMAL);
+			if (!strcmp(optarg, "movable")) {
+				req.flags |= DKM_RECONF_MOVABLE;
+			} else if (!strcmp(optarg, "normal")) {
+				req.flags |= DKM_RECONF_NORMAL;
+			} else {
+				fprintf(stderr, "daxkmemctl: --online: \"%s\" is not movable or normal\n",
+					optarg);
+				return 2;
+			}
+			reconf_opts = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -262,13 +462,37 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
-	if (optind < argc) {
-		fprintf(stderr, "daxkmemctl: unexpected argument \"%s\"\n", argv[optind]);
-		return 2;
-	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "clients")) {
+	if (strcmp(cmd, "status") && strcmp(cmd, "clients") && strcmp(cmd, "devices") &&
+	    strcmp(cmd, "reconfigure")) {
 		fprintf(stderr, "daxkmemctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "reconfigure")) {
+		if (optind < argc) {
+			fprintf(stderr, "daxkmemctl: unexpected argument \"%s\"\n", argv[optind]);
+			return 2;
+		}
+		if (reconf_opts) {
+			fprintf(stderr, "daxkmemctl: --dry-run, --mode and --online go with reconfigure\n");
+			return 2;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (req.ndevices == DKM_RECONF_MAX_DEVICES) {
+			fprintf(stderr, "daxkmemctl: at most %d devices at a time\n",
+				DKM_RECONF_MAX_DEVICES);
+			return 2;
+		}
+		if (!argv[optind][0] || strlen(argv[optind]) >= sizeof(req.devices[0])) {
+			fprintf(stderr, "daxkmemctl: \"%s\" is not a device name or uuid\n",
+				argv[optind]);
+			return 2;
+		}
+		strcpy(req.devices[req.ndevices++], argv[optind]);
+	}
+	if (!strcmp(cmd, "reconfigure") && req.mode == DKM_WIRE_DAX_DEVDAX && !req.ndevices) {
+		fprintf(stderr, "daxkmemctl: reconfigure --mode devdax: name the devices\n");
 		return 2;
 	}
 	r = dkm_conn_open(socket, "daxkmemctl", &c, err, sizeof(err));
@@ -276,7 +500,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxkmemctl: %s\n", err);
 		return 1;
 	}
-	r = !strcmp(cmd, "status") ? status(c, json) : clients(c, json);
+	if (!strcmp(cmd, "status"))
+		r = status(c, json);
+	else if (!strcmp(cmd, "clients"))
+		r = clients(c, json);
+	else if (!strcmp(cmd, "devices"))
+		r = devices(c, json);
+	else
+		r = reconfigure(c, &req, json);
 	dkm_conn_close(c);
 	return r < 0 ? 1 : 0;
 }

@@ -19,6 +19,8 @@
 
 #include "broker.h"
 #include "config.h"
+#include "dax.h"
+#include "uevent.h"
 #include "log.h"
 #include "util/format.h"
 #include "wire.h"
@@ -32,6 +34,8 @@
 /* Seconds a new connection has to say HELLO, and a closing one to take its last reply. */
 #define HELLO_TIMEOUT_S 10
 #define CLOSING_TIMEOUT_S 5
+/* Kernel events come in bursts (one per memory block): the map is re-read this long after the first. */
+#define UEVENT_SETTLE_MS 100
 
 struct out_msg {
 	void *buf;
@@ -71,7 +75,12 @@ struct server {
 	struct conn *conns;
 	struct conn *dead;
 	unsigned nconns;
+	bool live;                    /* the map is the live /sys: devices can be reconfigured */
+	int uevent_fd;                /* kernel device events, -1 without them */
+	struct event *ev_uevent, *ev_settle;
 };
+
+static void refresh_map(struct server *s);
 
 static void conn_kill(struct conn *c);
 
@@ -331,6 +340,265 @@ static void handle_clients(struct conn *c, const struct dkm_msg *m)
 	free(buf);
 }
 
+/* ---- dax devices ---- */
+
+static uint32_t mode_to_wire(enum dkm_dax_mode m)
+{
+	switch (m) {
+	case DKM_DAX_SYSTEM_RAM:
+		return DKM_WIRE_DAX_SYSTEM_RAM;
+	case DKM_DAX_DEVDAX:
+		return DKM_WIRE_DAX_DEVDAX;
+	case DKM_DAX_DISABLED:
+		return DKM_WIRE_DAX_DISABLED;
+	case DKM_DAX_OTHER:
+		break;
+	}
+	return DKM_WIRE_DAX_OTHER;
+}
+
+static uint32_t action_to_wire(enum dkm_dax_action a)
+{
+	switch (a) {
+	case DKM_DAX_ACT_NONE:
+		return DKM_WIRE_RECONF_NONE;
+	case DKM_DAX_ACT_TO_RAM:
+		return DKM_WIRE_RECONF_TO_RAM;
+	case DKM_DAX_ACT_ONLINE:
+		return DKM_WIRE_RECONF_ONLINE;
+	case DKM_DAX_ACT_TO_DEVDAX:
+		return DKM_WIRE_RECONF_TO_DEVDAX;
+	case DKM_DAX_ACT_REFUSED:
+		break;
+	}
+	return DKM_WIRE_RECONF_REFUSED;
+}
+
+/* Returning a node's memory to devdax is refused while the broker has grants on it. */
+static bool node_free(void *ctx, int node, char *why, size_t size)
+{
+	struct server *s = ctx;
+	uint64_t g = dkm_broker_node_granted(s->broker, node);
+	char b[32];
+
+	if (!g)
+		return true;
+	snprintf(why, size, "node %d has %s granted to clients; they must release it (or exit) first",
+		 node, dkm_format_bytes(g, b, sizeof(b)));
+	return false;
+}
+
+/* Carry out a request with libdaxctl, log what was done, re-read the map if anything changed. */
+static int reconfigure(struct server *s, struct dkm_dax_request *req, const char *who,
+		       struct dkm_dax_step **steps, unsigned *nsteps, char *err, size_t errsize)
+{
+	bool changed = false;
+	int r;
+
+	req->node_free = node_free;
+	req->ctx = s;
+	r = dkm_dax_reconfigure(&dkm_dax_daxctl_ops, NULL, req, steps, nsteps, err, errsize);
+	if (!*steps) {
+		log_error("%s: %s", who, err[0] ? err : strerror(-r));
+		return r;
+	}
+	for (unsigned i = 0; i < *nsteps; i++) {
+		const struct dkm_dax_step *st = &(*steps)[i];
+
+		if (st->error)
+			log_error("%s: %s: %s", who, st->name, st->message);
+		else if (st->action != DKM_DAX_ACT_NONE && !req->dry_run)
+			log_notice("%s: %s: %s", who, st->name, st->message);
+		else
+			log_info("%s: %s: %s", who, st->name, st->message);
+		if (!req->dry_run && st->before != st->after)
+			changed = true;
+		if (!req->dry_run && st->online_before != st->online_after)
+			changed = true;
+	}
+	if (changed)
+		refresh_map(s);
+	return r;
+}
+
+/* The configuration's reconfigure= at start-up and reload. */
+static void apply_policy(struct server *s, const struct dkm_config *cfg)
+{
+	struct dkm_dax_request req = { .to = DKM_DAX_SYSTEM_RAM, .movable = cfg->online_movable };
+	struct dkm_dax_step *steps = NULL;
+	unsigned n = 0;
+	char err[256];
+
+	if (cfg->reconfigure == DKM_RECONFIGURE_NONE)
+		return;
+	if (!s->live) {
+		log_warning("reconfigure= is ignored: the node map comes from %s, not the live /sys",
+			    s->opt->sysfs_root);
+		return;
+	}
+	req.all = cfg->reconfigure == DKM_RECONFIGURE_ALL;
+	req.names = (const char *const *)cfg->reconfigure_list;
+	req.nnames = cfg->nreconfigure_list;
+	(void)reconfigure(s, &req, "reconfigure=", &steps, &n, err, sizeof(err));
+	free(steps);
+}
+
+static bool selected_by_config(const struct dkm_config *cfg, const struct dkm_dax_info *d)
+{
+	if (cfg->reconfigure == DKM_RECONFIGURE_ALL)
+		return d->mode != DKM_DAX_OTHER;
+	for (unsigned i = 0; cfg->reconfigure == DKM_RECONFIGURE_LIST && i < cfg->nreconfigure_list; i++)
+		if (dkm_dax_matches(d, cfg->reconfigure_list[i]))
+			return true;
+	return false;
+}
+
+static void handle_devices(struct conn *c, const struct dkm_msg *m)
+{
+	struct server *s = c->srv;
+	const struct dkm_topology *t = dkm_broker_topology(s->broker);
+	struct dkm_dax_info *live = NULL;
+	unsigned nlive = 0, n = t->ndax;
+	struct dkm_devices hdr = { 0 };
+	size_t max = (DKM_PROTO_MAX_PAYLOAD - sizeof(hdr)) / sizeof(struct dkm_device_entry);
+	uint8_t *buf;
+	size_t len;
+
+	if (n > max)
+		n = (unsigned)max;
+	/* namespace uuids come from libndctl, which knows only the live /sys */
+	if (s->live && dkm_dax_daxctl_ops.scan(NULL, &live, &nlive) < 0)
+		nlive = 0;
+	len = sizeof(hdr) + (size_t)n * sizeof(struct dkm_device_entry);
+	buf = calloc(1, len);
+	if (!buf) {
+		free(live);
+		send_error(c, m->hdr.type, m->hdr.seq, ENOMEM, "out of memory");
+		return;
+	}
+	hdr.n = n;
+	hdr.flags = s->live ? DKM_DEVICES_RECONFIGURABLE : 0;
+	memcpy(buf, &hdr, sizeof(hdr));
+	for (unsigned i = 0; i < n; i++) {
+		const struct dkm_dax_dev *d = &t->dax[i];
+		struct dkm_device_entry e = { 0 };
+		struct dkm_dax_info info = { 0 };
+
+		snprintf(info.name, sizeof(info.name), "%s", d->name);
+		info.mode = d->mode;
+		for (unsigned k = 0; k < nlive; k++)
+			if (!strcmp(live[k].name, d->name))
+				snprintf(info.uuid, sizeof(info.uuid), "%s", live[k].uuid);
+		snprintf(e.name, sizeof(e.name), "%s", d->name);
+		snprintf(e.uuid, sizeof(e.uuid), "%s", info.uuid);
+		snprintf(e.driver, sizeof(e.driver), "%s", d->driver);
+		e.mode = mode_to_wire(d->mode);
+		e.target_node = d->target_node >= 0 && d->target_node < DKM_PROTO_MAX_NODES
+					? d->target_node : -1;
+		e.size = d->size;
+		e.blocks = d->blocks;
+		e.online_blocks = d->online_blocks <= d->blocks ? d->online_blocks : d->blocks;
+		e.movable = d->movable < 0 ? -1 : d->movable > 0;
+		e.selected = selected_by_config(s->cfg, &info);
+		e.granted = e.target_node >= 0 ? dkm_broker_node_granted(s->broker, e.target_node) : 0;
+		memcpy(buf + sizeof(hdr) + i * sizeof(e), &e, sizeof(e));
+	}
+	free(live);
+	conn_send(c, DKM_MSG_DEVICES_REPLY, m->hdr.seq, buf, len, -1);
+	free(buf);
+}
+
+static void handle_reconfigure(struct conn *c, const struct dkm_msg *m)
+{
+	struct server *s = c->srv;
+	struct dkm_reconfigure req;
+	struct dkm_dax_request dr = { 0 };
+	const char *names[DKM_RECONF_MAX_DEVICES];
+	struct dkm_dax_step *steps = NULL;
+	struct dkm_reconfigure_reply rep = { 0 };
+	unsigned n = 0;
+	char err[256] = "", who[64];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	memcpy(&req, m->payload, sizeof(req));
+	if (c->client->uid != 0) {
+		send_error(c, m->hdr.type, m->hdr.seq, EPERM,
+			   "reconfiguring dax devices needs root: it can destroy persistent data");
+		return;
+	}
+	if (!s->live) {
+		snprintf(err, sizeof(err), "the node map comes from %s, not the live /sys: "
+			 "devices are reconfigured only there", s->opt->sysfs_root);
+		send_error(c, m->hdr.type, m->hdr.seq, EOPNOTSUPP, err);
+		return;
+	}
+	dr.to = req.mode == DKM_WIRE_DAX_DEVDAX ? DKM_DAX_DEVDAX : DKM_DAX_SYSTEM_RAM;
+	dr.movable = req.flags & DKM_RECONF_MOVABLE  ? true
+		     : req.flags & DKM_RECONF_NORMAL ? false
+						     : s->cfg->online_movable;
+	dr.dry_run = req.flags & DKM_RECONF_DRY_RUN;
+	if (req.ndevices) {
+		for (unsigned i = 0; i < req.ndevices; i++)
+			names[i] = req.devices[i];
+		dr.names = names;
+		dr.nnames = req.ndevices;
+	} else if (dr.to == DKM_DAX_DEVDAX) {
+		send_error(c, m->hdr.type, m->hdr.seq, EINVAL,
+			   "name the devices to return to devdax");
+		return;
+	} else if (s->cfg->reconfigure == DKM_RECONFIGURE_NONE) {
+		snprintf(err, sizeof(err), "no device named, and reconfigure= in %s selects none",
+			 s->opt->config_path);
+		send_error(c, m->hdr.type, m->hdr.seq, EINVAL, err);
+		return;
+	} else {
+		dr.all = s->cfg->reconfigure == DKM_RECONFIGURE_ALL;
+		dr.names = (const char *const *)s->cfg->reconfigure_list;
+		dr.nnames = s->cfg->nreconfigure_list;
+	}
+	snprintf(who, sizeof(who), "client %u (pid %d)%s", c->client->id, (int)c->client->pid,
+		 dr.dry_run ? " dry run" : "");
+	r = reconfigure(s, &dr, who, &steps, &n, err, sizeof(err));
+	if (!steps) {
+		send_error(c, m->hdr.type, m->hdr.seq, -r, err);
+		return;
+	}
+	rep.n = n;
+	rep.error = -r;
+	len = sizeof(rep) + (size_t)n * sizeof(struct dkm_reconfigure_step);
+	buf = calloc(1, len);
+	if (!buf) {
+		free(steps);
+		send_error(c, m->hdr.type, m->hdr.seq, ENOMEM, "out of memory");
+		return;
+	}
+	memcpy(buf, &rep, sizeof(rep));
+	for (unsigned i = 0; i < n; i++) {
+		const struct dkm_dax_step *st = &steps[i];
+		struct dkm_reconfigure_step w = { 0 };
+
+		snprintf(w.name, sizeof(w.name), "%s", st->name);
+		snprintf(w.message, sizeof(w.message), "%s", st->message);
+		w.action = action_to_wire(st->action);
+		w.error = st->error;
+		w.before = mode_to_wire(st->before);
+		w.after = mode_to_wire(st->after);
+		w.node = st->node >= 0 && st->node < DKM_PROTO_MAX_NODES ? st->node : -1;
+		w.blocks = st->blocks;
+		w.online_after = st->online_after <= st->blocks ? st->online_after : st->blocks;
+		w.movable = st->movable_after < 0 ? -1 : st->movable_after > 0;
+		w.flags = (st->auto_onlined ? DKM_RECONF_STEP_AUTO_ONLINED : 0) |
+			  (st->rolled_back ? DKM_RECONF_STEP_ROLLED_BACK : 0);
+		memcpy(buf + sizeof(rep) + i * sizeof(w), &w, sizeof(w));
+	}
+	free(steps);
+	conn_send(c, DKM_MSG_RECONFIGURE_REPLY, m->hdr.seq, buf, len, -1);
+	free(buf);
+	notify_status(s);
+}
+
 /* One message. Returns false when the peer broke the protocol (drop it). */
 static bool dispatch(struct conn *c, const struct dkm_msg *m)
 {
@@ -361,6 +629,12 @@ static bool dispatch(struct conn *c, const struct dkm_msg *m)
 		return true;
 	case DKM_MSG_CLIENTS:
 		handle_clients(c, m);
+		return true;
+	case DKM_MSG_DEVICES:
+		handle_devices(c, m);
+		return true;
+	case DKM_MSG_RECONFIGURE:
+		handle_reconfigure(c, m);
 		return true;
 	default:
 		log_info("client %u (pid %d): sent %s, which only the daemon sends: dropped",
@@ -740,17 +1014,41 @@ static int read_map(struct server *s, const struct dkm_config *cfg, struct dkm_t
 	return r;
 }
 
-static void on_refresh(evutil_socket_t fd, short what, void *arg)
+static void refresh_map(struct server *s)
 {
-	struct server *s = arg;
 	struct dkm_topology *t;
 
-	(void)fd;
-	(void)what;
 	if (read_map(s, s->cfg, &t) == 0)
 		dkm_broker_set_topology(s->broker, t);
 	dkm_broker_refresh_residency(s->broker);
 	notify_status(s);
+}
+
+static void on_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	refresh_map(arg);
+}
+
+/* Kernel device events: re-read the map once a burst has settled. */
+static void on_uevent(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	int n = dkm_uevent_drain((int)fd);
+
+	(void)what;
+	if (n < 0) {
+		log_warning("kernel device events: %s; the map is refreshed by the timer only",
+			    strerror(-n));
+		event_del(s->ev_uevent);
+		return;
+	}
+	if (n > 0 && !evtimer_pending(s->ev_settle, NULL)) {
+		struct timeval tv = { 0, UEVENT_SETTLE_MS * 1000 };
+
+		evtimer_add(s->ev_settle, &tv);
+	}
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -813,6 +1111,7 @@ static void reload(struct server *s)
 	dkm_config_free(s->cfg);
 	free(s->cfg);
 	s->cfg = cfg;
+	apply_policy(s, s->cfg);
 	add_refresh(s);
 	log_info("configuration reloaded from %s", s->opt->config_path);
 	goto out;
@@ -844,7 +1143,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int dkm_server_run(const struct dkm_server_options *o)
 {
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
-	struct server s = { .opt = o, .listen_fd = -1 };
+	struct server s = { .opt = o, .listen_fd = -1, .uevent_fd = -1 };
 	struct dkm_topology *t = NULL;
 	uint64_t wd_usec = 0;
 	char err[512];
@@ -868,6 +1167,11 @@ int dkm_server_run(const struct dkm_server_options *o)
 	if (r < 0) {
 		log_error("%s", err);
 		goto out;
+	}
+	{
+		char real[4096];
+
+		s.live = realpath(o->sysfs_root, real) && !strcmp(real, "/sys");
 	}
 	r = read_map(&s, s.cfg, &t);
 	if (r < 0)
@@ -916,6 +1220,19 @@ int dkm_server_run(const struct dkm_server_options *o)
 		max = max > (rlim_t)s.cfg->max_clients + 128 ? max - s.cfg->max_clients - 64 : max / 2;
 		dkm_broker_set_max_regions(s.broker, (unsigned)(max > (1u << 24) ? 1u << 24 : max));
 	}
+	if (s.live) {
+		/* subscribe before reconfiguring, so that no change is missed */
+		s.uevent_fd = dkm_uevent_open();
+		if (s.uevent_fd < 0)
+			log_warning("kernel device events: %s; the node map is refreshed every %u ms only",
+				    strerror(-s.uevent_fd), s.cfg->refresh_interval_ms);
+		s.ev_settle = evtimer_new(s.base, on_refresh, &s);
+		if (s.uevent_fd >= 0 && s.ev_settle)
+			s.ev_uevent = event_new(s.base, s.uevent_fd, EV_READ | EV_PERSIST, on_uevent, &s);
+		if (s.ev_uevent)
+			event_add(s.ev_uevent, NULL);
+	}
+	apply_policy(&s, s.cfg);
 	event_add(s.ev_accept, NULL);
 	event_add(s.ev_worker, NULL);
 	for (int i = 0; i < 3; i++)
@@ -966,6 +1283,12 @@ out:
 		event_free(s.ev_reap);
 	if (s.ev_watchdog)
 		event_free(s.ev_watchdog);
+	if (s.ev_uevent)
+		event_free(s.ev_uevent);
+	if (s.ev_settle)
+		event_free(s.ev_settle);
+	if (s.uevent_fd >= 0)
+		close(s.uevent_fd);
 	for (int i = 0; i < 3; i++)
 		if (s.ev_sig[i])
 			event_free(s.ev_sig[i]);

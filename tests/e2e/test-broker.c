@@ -836,6 +836,84 @@ START_TEST(test_daxkmemctl)
 }
 END_TEST
 
+/* Dax devices on a fixture (read-only view) and on this machine's live /sys (no devices here). */
+START_TEST(test_devices)
+{
+	struct daemon d;
+	char out[16384];
+
+	daemon_start_args(&d, "socket_mode = 0666\nreconfigure = dax1.0",
+			  (const char *const[]){ "--sysfs-root", FIXTURE("devdax"), NULL });
+	{
+		const char *args[] = { "--socket", d.sock, "devices", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
+		ck_assert_msg(strstr(out, "dax0.0  system-ram  1006.0 MiB     1     7/7  movable  no") &&
+				      strstr(out, "dax1.0  devdax      1006.0 MiB     2       -  -        "
+						  "yes") &&
+				      strstr(out, "dax2.0  disabled") &&
+				      strstr(out, "it cannot reconfigure these"),
+			      "%s", out);
+	}
+	{
+		const char *args[] = { "--socket", d.sock, "devices", "--json", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, 65534, out, sizeof(out), 10000), 0);
+		/* pretty-printed: one key per line */
+		ck_assert_msg(strstr(out, "\"reconfigurable\": false") &&
+				      strstr(out, "\"name\": \"dax0.0\",\n      \"mode\": \"system-ram\",\n"
+						  "      \"driver\": \"kmem\",\n      \"size\": 1054867456,\n"
+						  "      \"node\": 1,\n      \"blocks\": 7,\n"
+						  "      \"online_blocks\": 7,\n      \"movable\": true,\n"
+						  "      \"uuid\": null,\n      \"selected\": false,\n"
+						  "      \"granted\": 0") &&
+				      strstr(out, "\"name\": \"dax1.0\",\n      \"mode\": \"devdax\","),
+			      "%s", out);
+	}
+	{
+		const char *args[] = { "--socket", d.sock, "reconfigure", NULL };
+		const char *dry[] = { "--socket", d.sock, "reconfigure", "--dry-run", "dax1.0", NULL };
+
+		/* only root reconfigures: it destroys persistent data */
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, 65534, out, sizeof(out), 10000), 1);
+		ck_assert_str_eq(out, "daxkmemctl: reconfigure: reconfiguring dax devices needs root: it "
+				      "can destroy persistent data\n");
+		/* a fixture is not the machine: refused, even as a dry run */
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, dry, (uid_t)-1, out, sizeof(out), 10000), 1);
+		ck_assert_msg(strstr(out, "devices are reconfigured only there"), "%s", out);
+	}
+	daemon_stop(&d);
+
+	/* the live /sys of this machine: no dax device, so names match nothing */
+	daemon_start(&d, "");
+	{
+		const char *none[] = { "--socket", d.sock, "reconfigure", NULL };
+		const char *named[] = { "--socket", d.sock, "reconfigure", "--dry-run", "dax9.9", NULL };
+		const char *back[] = { "--socket", d.sock, "reconfigure", "--mode", "devdax", NULL };
+		const char *badopt[] = { "--socket", d.sock, "status", "--dry-run", NULL };
+		const char *devs[] = { "--socket", d.sock, "devices", "--json", NULL };
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, none, (uid_t)-1, out, sizeof(out), 10000), 1);
+		ck_assert_msg(strstr(out, "no device named, and reconfigure= in ") &&
+				      strstr(out, " selects none"), "%s", out);
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, named, (uid_t)-1, out, sizeof(out), 10000), 1);
+		ck_assert_str_eq(out, "daxkmemctl: reconfigure: no dax device is named dax9.9 or comes "
+				      "from a namespace with that uuid; nothing was changed\n");
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, back, (uid_t)-1, out, sizeof(out), 10000), 2);
+		ck_assert_str_eq(out, "daxkmemctl: reconfigure --mode devdax: name the devices\n");
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, badopt, (uid_t)-1, out, sizeof(out), 10000), 2);
+		if (access("/sys/bus/dax/devices", F_OK) != 0) {
+			ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, devs, (uid_t)-1, out, sizeof(out),
+						     10000), 0);
+			ck_assert_msg(strstr(out, "\"reconfigurable\": true") &&
+					      strstr(out, "\"devices\": [ ]"), "%s", out);
+		}
+	}
+	ck_assert(daemon_alive(&d));
+	daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(test_limits_and_watchdog)
 {
 	struct daemon d;
@@ -889,6 +967,7 @@ static Suite *broker_suite(void)
 	tcase_add_test(tc, test_socket_path);
 	tcase_add_test(tc, test_daxkmemctl);
 	tcase_add_test(tc, test_limits_and_watchdog);
+	tcase_add_test(tc, test_devices);
 	suite_add_tcase(s, tc);
 	return s;
 }
