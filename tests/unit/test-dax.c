@@ -11,6 +11,7 @@
 
 #include "dax.h"
 #include "test-common.h"
+#include "uevent.h"
 
 struct model_dev {
 	struct dkm_dax_info info;
@@ -457,6 +458,32 @@ START_TEST(test_unknown_driver_and_partial_online)
 }
 END_TEST
 
+#define EV(s) s, sizeof(s) - 1
+
+START_TEST(test_uevent_filter)
+{
+	ck_assert(dkm_uevent_relevant(EV("online@/devices/system/memory/memory40\0ACTION=online\0"
+					 "DEVPATH=/devices/system/memory/memory40\0"
+					 "SUBSYSTEM=memory\0SEQNUM=4242\0")));
+	ck_assert(dkm_uevent_relevant(EV("bind@/devices/platform/ACPI0012:00/ndbus0/region0/dax0.0/"
+					 "dax0.0\0ACTION=bind\0SUBSYSTEM=dax\0DRIVER=kmem\0")));
+	ck_assert(dkm_uevent_relevant(EV("add@/devices/system/node/node2\0ACTION=add\0"
+					 "SUBSYSTEM=node\0")));
+	/* the last field without its NUL still counts */
+	ck_assert(dkm_uevent_relevant(EV("add@/x\0SUBSYSTEM=dax")));
+	/* other subsystems, near misses, malformed datagrams */
+	ck_assert(!dkm_uevent_relevant(EV("add@/devices/virtual/block/loop0\0SUBSYSTEM=block\0")));
+	ck_assert(!dkm_uevent_relevant(EV("add@/x\0SUBSYSTEM=memoryx\0")));
+	ck_assert(!dkm_uevent_relevant(EV("add@/x\0SUBSYSTEM=mem\0")));
+	ck_assert(!dkm_uevent_relevant(EV("add@/x\0XSUBSYSTEM=memory\0")));
+	ck_assert(!dkm_uevent_relevant(EV("no header here\0SUBSYSTEM=memory\0")));
+	ck_assert(!dkm_uevent_relevant(EV("add@/x SUBSYSTEM=memory")));
+	ck_assert(!dkm_uevent_relevant(EV("")));
+	/* udev's re-broadcast ("libudev" + binary header) is not what the kernel sends */
+	ck_assert(!dkm_uevent_relevant(EV("libudev\0\xfe\xed\xca\xfe")));
+}
+END_TEST
+
 static Suite *dax_suite(void)
 {
 	Suite *s = suite_create("dax");
@@ -470,6 +497,7 @@ static Suite *dax_suite(void)
 	tcase_add_test(tc, test_failed_rollback_reports_state);
 	tcase_add_test(tc, test_back_to_devdax);
 	tcase_add_test(tc, test_unknown_driver_and_partial_online);
+	tcase_add_test(tc, test_uevent_filter);
 	suite_add_tcase(s, tc);
 	return s;
 }
