@@ -156,9 +156,25 @@ int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m)
 	return r;
 }
 
+/* A request the daemon's minor version must know, or a clear error instead of a dropped link. */
+static int need_minor(struct dkm_conn *c, unsigned minor, const char *what)
+{
+	if (c->hello.minor >= minor)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "the daemon speaks protocol 1.%u, which has no %s (1.%u): "
+		 "update daxkmemd", c->hello.minor, what, minor);
+	return -EOPNOTSUPP;
+}
+
 int dkm_conn_devices(struct dkm_conn *c, struct dkm_msg *m)
 {
-	int r = call(c, DKM_MSG_DEVICES, NULL, 0, DKM_MSG_DEVICES_REPLY, m);
+	int r = need_minor(c, 1, "DEVICES");
+
+	if (r < 0) {
+		memset(m, 0, sizeof(*m));
+		return r;
+	}
+	r = call(c, DKM_MSG_DEVICES, NULL, 0, DKM_MSG_DEVICES_REPLY, m);
 
 	if (r < 0)
 		dkm_msg_clear(m);
@@ -167,7 +183,13 @@ int dkm_conn_devices(struct dkm_conn *c, struct dkm_msg *m)
 
 int dkm_conn_reconfigure(struct dkm_conn *c, const struct dkm_reconfigure *req, struct dkm_msg *m)
 {
-	int r = call(c, DKM_MSG_RECONFIGURE, req, sizeof(*req), DKM_MSG_RECONFIGURE_REPLY, m);
+	int r = need_minor(c, 1, "RECONFIGURE");
+
+	if (r < 0) {
+		memset(m, 0, sizeof(*m));
+		return r;
+	}
+	r = call(c, DKM_MSG_RECONFIGURE, req, sizeof(*req), DKM_MSG_RECONFIGURE_REPLY, m);
 
 	if (r < 0)
 		dkm_msg_clear(m);

@@ -32,6 +32,8 @@ static void usage(FILE *f)
 		   "/run/daxkmemd/daxkmemd.sock)\n"
 		   "  --json          print JSON\n"
 		   "  --dry-run       say what reconfigure would do; change nothing\n"
+		   "  --mode MODE     reconfigure to system-ram (default) or devdax\n"
+		   "  --online ZONE   online system-ram as movable or normal (default: online=)\n"
 		   "  -h, --help      show this help\n");
 }
 

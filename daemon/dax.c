@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <systemd/sd-daemon.h>
 
 #include <daxctl/libdaxctl.h>
 #include <ndctl/libndctl.h>
@@ -118,8 +119,14 @@ static void plan(const struct dkm_dax_request *req, const struct dkm_dax_info *d
 		return;
 	}
 	s->action = d->mode == DKM_DAX_DEVDAX ? DKM_DAX_ACT_NONE : DKM_DAX_ACT_TO_DEVDAX;
-	if (s->action == DKM_DAX_ACT_TO_DEVDAX && d->mode == DKM_DAX_SYSTEM_RAM && d->target_node >= 0 &&
-	    req->node_free) {
+	if (s->action == DKM_DAX_ACT_TO_DEVDAX && d->mode == DKM_DAX_SYSTEM_RAM && req->node_free &&
+	    d->target_node < 0) {
+		s->action = DKM_DAX_ACT_REFUSED;
+		s->error = EBUSY;
+		say(s, "refused: its node is unknown, so its grants cannot be checked");
+		return;
+	}
+	if (s->action == DKM_DAX_ACT_TO_DEVDAX && d->mode == DKM_DAX_SYSTEM_RAM && req->node_free) {
 		char why[192] = "";
 
 		if (!req->node_free(req->ctx, d->target_node, why, sizeof(why))) {
@@ -141,7 +148,7 @@ static void describe_plan(const struct dkm_dax_request *req, const struct dkm_da
 	case DKM_DAX_ACT_TO_RAM:
 		say(s, "%s %s -> system-ram (online %s)%s", req->dry_run ? "would convert" : "converting",
 		    dkm_dax_mode_name(d->mode), req->movable ? "movable" : "normal zone",
-		    d->mode == DKM_DAX_DEVDAX ? ", destroying its persistent contents" : "");
+		    ", destroying its persistent contents");
 		break;
 	case DKM_DAX_ACT_ONLINE:
 		say(s, "%s %u offline blocks of system-ram (%s)", req->dry_run ? "would online" : "onlining",
@@ -326,8 +333,9 @@ int dkm_dax_reconfigure(const struct dkm_dax_ops *ops, void *be, const struct dk
 		free(v);
 		return -ENOMEM;
 	}
+	/* "all" means every device daxkmemd manages: not those bound to another driver */
 	for (unsigned i = 0; i < n; i++)
-		if (req->all) {
+		if (req->all && v[i].mode != DKM_DAX_OTHER) {
 			sel[i] = true;
 			nsel++;
 		}
@@ -583,8 +591,11 @@ static int daxctl_do(const char *name, enum dev_op op)
 	struct daxctl_ctx *ctx;
 	struct daxctl_dev *dev;
 	struct daxctl_memory *mem;
-	int r = open_ctx(&ctx);
+	int r;
 
+	/* reconfiguration runs on the event loop: keep the service watchdog fed between steps */
+	sd_notify(0, "WATCHDOG=1");
+	r = open_ctx(&ctx);
 	if (r < 0)
 		return r;
 	dev = find_dev(ctx, name);

@@ -74,7 +74,7 @@ struct dkm_dax_request {
 	enum dkm_dax_mode to;    /* DKM_DAX_SYSTEM_RAM or DKM_DAX_DEVDAX */
 	bool movable;            /* system-ram: online as ZONE_MOVABLE, else the normal zone */
 	bool dry_run;            /* plan and report, touch nothing */
-	bool all;                /* every device (system-ram only) */
+	bool all;                /* every device not bound to another driver (system-ram only) */
 	const char *const *names; /* device names or namespace uuids, when not all */
 	unsigned nnames;
 	/* devdax: may node's memory be taken away? false with why filled in: refused */

@@ -446,7 +446,7 @@ static void apply_policy(struct server *s, const struct dkm_config *cfg)
 static bool selected_by_config(const struct dkm_config *cfg, const struct dkm_dax_info *d)
 {
 	if (cfg->reconfigure == DKM_RECONFIGURE_ALL)
-		return d->mode != DKM_DAX_OTHER;
+		return d->mode != DKM_DAX_OTHER && d->size != 0; /* a region's seed device has no memory */
 	for (unsigned i = 0; cfg->reconfigure == DKM_RECONFIGURE_LIST && i < cfg->nreconfigure_list; i++)
 		if (dkm_dax_matches(d, cfg->reconfigure_list[i]))
 			return true;
@@ -486,6 +486,7 @@ static void handle_devices(struct conn *c, const struct dkm_msg *m)
 
 		snprintf(info.name, sizeof(info.name), "%s", d->name);
 		info.mode = d->mode;
+		info.size = d->size == DKM_UNKNOWN_U64 ? 0 : d->size;
 		for (unsigned k = 0; k < nlive; k++)
 			if (!strcmp(live[k].name, d->name))
 				snprintf(info.uuid, sizeof(info.uuid), "%s", live[k].uuid);

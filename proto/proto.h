@@ -25,7 +25,7 @@
 
 #define DKM_PROTO_MAGIC 0x4d4b5844u /* "DXKM" as little-endian bytes */
 #define DKM_PROTO_MAJOR 1
-#define DKM_PROTO_MINOR 0
+#define DKM_PROTO_MINOR 1 /* 1: DEVICES, RECONFIGURE */
 
 /* Largest payload either side accepts; a header announcing more drops the peer. */
 #define DKM_PROTO_MAX_PAYLOAD (256u * 1024)

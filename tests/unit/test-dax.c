@@ -446,14 +446,27 @@ START_TEST(test_unknown_driver_and_partial_online)
 	add_dev("dax0.0", NULL, DKM_DAX_OTHER, 2);
 	add_dev("dax1.0", NULL, DKM_DAX_SYSTEM_RAM, 3);
 	M.dev[1].info.online_blocks = 3;
-	ck_assert_int_eq(run(&req, &s, &n, err), -EBUSY);
-	ck_assert_int_eq(s[0].action, DKM_DAX_ACT_REFUSED);
-	ck_assert_str_eq(s[0].message, "bound to driver mystery, which daxkmemd does not manage: not "
-				       "touched");
-	ck_assert_int_eq(s[1].action, DKM_DAX_ACT_ONLINE);
-	ck_assert_int_eq(s[1].error, 0);
+	/* "all" leaves a device of another driver alone */
+	ck_assert_int_eq(run(&req, &s, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(s[0].action, DKM_DAX_ACT_ONLINE);
+	ck_assert_int_eq(s[0].error, 0);
 	ck_assert_str_eq(M.log, "online:dax1.0 ");
 	ck_assert_uint_eq(M.dev[1].info.online_blocks, 7);
+	free(s);
+	/* naming it is refused */
+	{
+		const char *names[] = { "dax0.0" };
+
+		req.all = false;
+		req.names = names;
+		req.nnames = 1;
+		ck_assert_int_eq(run(&req, &s, &n, err), -EBUSY);
+		ck_assert_int_eq(s[0].action, DKM_DAX_ACT_REFUSED);
+		ck_assert_str_eq(s[0].message, "bound to driver mystery, which daxkmemd does not "
+					       "manage: not touched");
+		ck_assert_int_eq(M.dev[0].info.mode, DKM_DAX_OTHER);
+	}
 	free(s);
 }
 END_TEST
