@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -123,6 +124,8 @@ void daemon_start_args(struct daemon *d, const char *extra_conf, const char *con
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 		setpgid(0, 0);
+		/* a test that fails (and exits) half-way must not leave its daemon behind */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (fd >= 0) {
 			dup2(fd, 2);
 			dup2(fd, 1);
