@@ -36,23 +36,46 @@ DKM_EXPORT const char *daxkmem_kind_name(daxkmem_kind_t kind)
 	return valid_kind(kind) ? dkm_kind_name((uint32_t)kind) : NULL;
 }
 
+#define DKM_LIKELY(x) __builtin_expect(!!(x), 1)
+
 /*
  * The calling thread's pools, remembered for the CPU it last ran on: the
  * fast path costs one load of the rseq cpu_id and one compare. Placement
  * still follows the thread: a move to another CPU looks the pools up again.
- * In a child after fork, the only thread's cache is cleared by
- * dkm_api_fork_child (the pools it names belong to the parent).
+ * cpu_id points at the thread's rseq cpu_id once looked up (glibc registered
+ * one), at no_cpu before that and without one: a CPU no pool is for. pid[k]
+ * is the id of pool[k] for the heap's malloc fast path, or DKM_HEAP_NO_POOL
+ * (whose fast path finds no block) while pool[k] is NULL: so for DETECT
+ * (kind 0), before the first call for a kind and after a move; the fast path
+ * needs no test of its own. In a child after fork, the only thread's cache
+ * is cleared by dkm_api_fork_child (the pools it names belong to the
+ * parent).
  */
+static const volatile int32_t no_cpu = -2;
 static __thread __attribute__((tls_model("initial-exec"))) struct {
-	const volatile uint32_t *cpu_id;    /* this thread's rseq cpu_id, or NULL */
-	bool cpu_id_known;                  /* cpu_id was looked up */
+	const volatile int32_t *cpu_id;     /* this thread's rseq cpu_id, or &no_cpu */
 	int cpu;                            /* CPU the pools are for, -1 none */
+	uint16_t pid[DKM_NKINDS];           /* by kind: pool[kind]'s id, or DKM_HEAP_NO_POOL */
+	bool cpu_id_known;                  /* cpu_id was looked up */
 	struct dkm_pool *pool[DKM_NKINDS];  /* by kind */
-} tl = { .cpu = -1 };
+} tl = {
+	.cpu_id = &no_cpu,
+	.cpu = -1,
+	.pid = { [0 ... DKM_NKINDS - 1] = DKM_HEAP_NO_POOL },
+};
+
+/* Forget the pools (the thread moved to another CPU, or fork). */
+static void forget_pools(void)
+{
+	for (unsigned k = 0; k < DKM_NKINDS; k++) {
+		tl.pool[k] = NULL;
+		tl.pid[k] = DKM_HEAP_NO_POOL;
+	}
+}
 
 void dkm_api_fork_child(void)
 {
-	memset(tl.pool, 0, sizeof(tl.pool));
+	forget_pools();
 	tl.cpu = -1;
 }
 
@@ -62,10 +85,11 @@ static int __attribute__((noinline)) current_cpu_slow(void)
 	if (!tl.cpu_id_known) {
 		tl.cpu_id_known = true;
 		if (__rseq_size)
-			tl.cpu_id = &((const volatile struct rseq *)((char *)__builtin_thread_pointer() +
-								       __rseq_offset))
-					      ->cpu_id;
-		if (tl.cpu_id && (int32_t)*tl.cpu_id >= 0)
+			tl.cpu_id = (const volatile int32_t *)&(
+				(const volatile struct rseq *)((char *)__builtin_thread_pointer() +
+							       __rseq_offset))
+					->cpu_id;
+		if (*tl.cpu_id >= 0)
 			return (int)*tl.cpu_id;
 	}
 #endif
@@ -75,14 +99,10 @@ static int __attribute__((noinline)) current_cpu_slow(void)
 /* The CPU the thread runs on: from its rseq area where glibc registered one (no call). */
 static inline int current_cpu(void)
 {
-	const volatile uint32_t *p = tl.cpu_id;
+	int cpu = (int)*tl.cpu_id;
 
-	if (__builtin_expect(p != NULL, 1)) {
-		int cpu = (int)*p;
-
-		if (__builtin_expect(cpu >= 0, 1))
-			return cpu;
-	}
+	if (DKM_LIKELY(cpu >= 0))
+		return cpu;
 	return current_cpu_slow();
 }
 
@@ -93,28 +113,31 @@ static struct dkm_pool *__attribute__((noinline)) pool_for_slow(daxkmem_kind_t k
 	if (!p)
 		return NULL;
 	if (cpu != tl.cpu) {
-		memset(tl.pool, 0, sizeof(tl.pool));
+		forget_pools();
 		tl.cpu = cpu;
 	}
 	tl.pool[kind] = p;
+	tl.pid[kind] = (uint16_t)dkm_pool_id(p);
 	return p;
 }
 
+/* The pool of a valid kind for the calling thread; NULL with errno. */
 static inline struct dkm_pool *pool_for(daxkmem_kind_t kind)
 {
 	int cpu = current_cpu();
 
-	if (__builtin_expect(cpu == tl.cpu && tl.pool[kind] != NULL, 1))
+	if (DKM_LIKELY(cpu == tl.cpu && tl.pool[kind] != NULL))
 		return tl.pool[kind];
 	return pool_for_slow(kind, cpu);
 }
 
-DKM_EXPORT void *daxkmem_malloc(daxkmem_kind_t kind, size_t size)
+/* Everything daxkmem_malloc's fast path leaves: a new pool, a new slab, large blocks, errors. */
+static void *__attribute__((noinline)) malloc_slow(daxkmem_kind_t kind, size_t size)
 {
 	struct dkm_pool *p;
 	void *ptr;
 
-	if (__builtin_expect(!valid_kind(kind), 0)) {
+	if (!valid_kind(kind)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -122,10 +145,31 @@ DKM_EXPORT void *daxkmem_malloc(daxkmem_kind_t kind, size_t size)
 	if (!p)
 		return NULL;
 	ptr = dkm_pool_malloc(p, size);
-	if (__builtin_expect(!ptr, 0))
-		dkm_log_failure("daxkmem_malloc(%s, %zu): %s", daxkmem_kind_name(kind), size,
+	if (!ptr)
+		dkm_log_failure("daxkmem_malloc(%s, %zu): %s", dkm_kind_name((uint32_t)kind), size,
 				strerror(errno));
 	return ptr;
+}
+
+/*
+ * The fast path: no call, no spill. While the thread stays on the CPU its
+ * pools were looked up for, a block at hand in its cache of the kind's pool
+ * (none for DETECT or before the first call: see tl).
+ */
+static inline __attribute__((always_inline)) void *api_malloc(daxkmem_kind_t kind, size_t size)
+{
+	if (DKM_LIKELY((unsigned)kind < DKM_NKINDS && *tl.cpu_id == tl.cpu)) {
+		void *ptr = dkm_pool_malloc_fast(tl.pid[kind], size);
+
+		if (DKM_LIKELY(ptr != NULL))
+			return ptr;
+	}
+	return malloc_slow(kind, size);
+}
+
+DKM_EXPORT void *daxkmem_malloc(daxkmem_kind_t kind, size_t size)
+{
+	return api_malloc(kind, size);
 }
 
 DKM_EXPORT void *daxkmem_calloc(daxkmem_kind_t kind, size_t num, size_t size)
@@ -136,10 +180,10 @@ DKM_EXPORT void *daxkmem_calloc(daxkmem_kind_t kind, size_t num, size_t size)
 	if (__builtin_mul_overflow(num, size, &total)) {
 		errno = ENOMEM;
 		dkm_log_failure("daxkmem_calloc(%s, %zu, %zu): the size overflows",
-				daxkmem_kind_name(kind) ? daxkmem_kind_name(kind) : "?", num, size);
+				valid_kind(kind) ? dkm_kind_name((uint32_t)kind) : "?", num, size);
 		return NULL;
 	}
-	ptr = daxkmem_malloc(kind, total);
+	ptr = api_malloc(kind, total);
 	if (ptr)
 		memset(ptr, 0, total);
 	return ptr;
@@ -153,23 +197,35 @@ static daxkmem_kind_t kind_of(const void *ptr)
 	return p ? (daxkmem_kind_t)dkm_pool_tag(p) : DAXKMEM_KIND_DETECT;
 }
 
-DKM_EXPORT void daxkmem_free(daxkmem_kind_t kind, void *ptr)
+/* Everything daxkmem_free's fast path leaves: remote frees, large blocks, misuse. */
+static void __attribute__((noinline)) free_slow(daxkmem_kind_t kind, void *ptr)
 {
 	int r;
 
-	if (__builtin_expect((unsigned)kind > 3u, 0)) {
+	if ((unsigned)kind > 3u) {
 		dkm_report_misuse("daxkmem_free(%d, %p): invalid kind", (int)kind, ptr);
 		return;
 	}
 	if (!ptr)
 		return;
 	r = dkm_block_free(ptr);
-	if (__builtin_expect(r == 0, 1))
-		return;
 	if (r == -EINVAL)
 		dkm_report_misuse("daxkmem_free(%p): not a block allocated by libdaxkmem-client", ptr);
 	else if (r == -EALREADY)
 		dkm_report_misuse("daxkmem_free(%p): double free", ptr);
+}
+
+/* The fast path: a block of a slab the calling thread owns (NULL is not one). */
+static inline __attribute__((always_inline)) void api_free(daxkmem_kind_t kind, void *ptr)
+{
+	if (DKM_LIKELY((unsigned)kind <= 3u) && DKM_LIKELY(dkm_block_free_fast(ptr)))
+		return;
+	free_slow(kind, ptr);
+}
+
+DKM_EXPORT void daxkmem_free(daxkmem_kind_t kind, void *ptr)
+{
+	api_free(kind, ptr);
 }
 
 DKM_EXPORT size_t daxkmem_usable_size(daxkmem_kind_t kind, void *ptr)
@@ -189,7 +245,7 @@ DKM_EXPORT void *daxkmem_realloc(daxkmem_kind_t kind, void *ptr, size_t size)
 			errno = EINVAL;
 			return NULL;
 		}
-		return daxkmem_malloc(kind, size);
+		return api_malloc(kind, size);
 	}
 	old_kind = kind_of(ptr);
 	old = old_kind ? dkm_block_usable_size(ptr) : 0;
@@ -206,17 +262,17 @@ DKM_EXPORT void *daxkmem_realloc(daxkmem_kind_t kind, void *ptr, size_t size)
 		return NULL;
 	}
 	if (size == 0) {
-		daxkmem_free(kind, ptr);
+		api_free(kind, ptr);
 		return NULL;
 	}
 	/* Same kind and it still fits without wasting more than half: keep it. */
 	if (kind == old_kind && size <= old && size >= old / 2)
 		return ptr;
-	n = daxkmem_malloc(kind, size);
+	n = api_malloc(kind, size);
 	if (!n)
 		return NULL; /* ptr stays valid */
 	memcpy(n, ptr, size < old ? size : old);
-	daxkmem_free(old_kind, ptr);
+	api_free(old_kind, ptr);
 	return n;
 }
 
@@ -239,7 +295,7 @@ DKM_EXPORT int daxkmem_posix_memalign(daxkmem_kind_t kind, void **memptr, size_t
 	ptr = dkm_pool_memalign(p, alignment, size);
 	if (!ptr) {
 		r = errno;
-		dkm_log_failure("daxkmem_posix_memalign(%s, %zu, %zu): %s", daxkmem_kind_name(kind),
+		dkm_log_failure("daxkmem_posix_memalign(%s, %zu, %zu): %s", dkm_kind_name((uint32_t)kind),
 				alignment, size, strerror(r));
 		errno = saved;
 		return r;

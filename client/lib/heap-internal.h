@@ -60,6 +60,7 @@
 #define DKM_NCLASSES 52
 #define DKM_MAX_SLAB_SLOTS 32               /* 2 MiB */
 #define DKM_HEAP_MAX_POOLS 256              /* live pools at once */
+_Static_assert(DKM_HEAP_NO_POOL == DKM_HEAP_MAX_POOLS, "no pool: past the last id");
 #define DKM_HEAP_MAX_SIZE ((size_t)1 << 46) /* larger requests fail with ENOMEM */
 
 /* Low bits of dkm_tcache.inbox (blocks are 16-byte aligned). */
@@ -137,15 +138,24 @@ struct dkm_slab {
 };
 
 /*
- * A copy of a slab's geometry for each slot it covers, read by the free fast
- * path straight from the pointer's slot (one load less than through slot_map
- * and the descriptor). All zero for a free slot.
+ * The free fast path's view of a slot, read straight from the pointer's slot
+ * (one cache line, no other load before the slab descriptor). For a slot of
+ * a slab: its start, and its bsize as inv, the inverse modulo 2^32 of the
+ * odd part of bsize, and shift, the power of two of the rest; then for an
+ * address a in the slot and off = (uint32_t)(a - segment) - start,
+ *   ror32(off * inv, shift)
+ * is off / bsize when a is a block start, and at least 2^(32 - shift)
+ * otherwise (more blocks than a slab holds): a block start iff it is below
+ * the slab's carved. slab is the offset of the slab's descriptor from the
+ * segment. For a free slot: start, inv and shift 0 (index 0), and slab the
+ * slot's own descriptor (zeroed, carved 0): nothing there is a block.
  */
 struct dkm_slot_geo {
-	uint32_t start;  /* dkm_slab.start of the slab covering the slot */
-	uint32_t bsize;  /* its bsize */
-	uint32_t recip;  /* its recip */
-	uint32_t unused; /* padding */
+	uint32_t start;  /* dkm_slab.start of the slab covering the slot, 0 if free */
+	uint32_t inv;    /* inverse of the odd part of its bsize, 0 if free */
+	uint16_t slab;   /* offset of its descriptor (the slot's own if free) */
+	uint8_t shift;   /* bsize == odd part << shift, 0 if free */
+	uint8_t unused[5]; /* padding */
 };
 
 enum dkm_seg_kind {
@@ -162,9 +172,9 @@ enum dkm_seg_kind {
  * map (and a slab segment in the fast map) while live: after the header is
  * written, before memory is handed out; removed before the memory is
  * retained or unmapped. Counting, for a slab segment: free_slots has bit s
- * set iff slot s is free, and then slot_map[s] == s and slabs[s] and geo[s]
- * are all zero (carved 0: the free fast path finds no block there);
- * otherwise geo[s] mirrors the slab's geometry; nslabs == number of slots s
+ * set iff slot s is free, and then slot_map[s] == s, slabs[s] is all zero
+ * and geo[s] that of a free slot (the free fast path finds no block there);
+ * otherwise geo[s] mirrors the geometry of the slab covering s; nslabs == number of slots s
  * not free with slot_map[s] == s (first slots of slabs); it is on
  * pool->avail iff free_slots != 0; when free_slots covers all 64 slots it
  * leaves the pool (retained or unmapped). Everything below slot_map changes
@@ -223,7 +233,7 @@ struct dkm_tcache {
  * Only its thread writes tc[] otherwise. Recycled after dkm_heap_thread_flush.
  */
 struct dkm_thread {
-	struct dkm_tcache *tc[DKM_HEAP_MAX_POOLS]; /* cache per pool id, or &empty_tcache */
+	struct dkm_tcache *tc[DKM_HEAP_NO_POOL + 1]; /* cache per pool id, or &empty_tcache */
 	struct dkm_dlist link;                     /* on the live threads (under registry_lock) */
 	struct dkm_thread *recycle;                /* next on the recycled list */
 };

@@ -339,7 +339,7 @@ static uint32_t class_cap0[DKM_NCLASSES];      /* blocks in a slab in slot 0 (af
 static uint32_t class_color[DKM_NCLASSES];     /* offset of block 0 from the slab's start */
 
 #define SLOW_NEVER 0xffffu /* dkm_slab.slow_used of a cur slab */
-static uint8_t small_class[DKM_SMALL_MAX / 16 + 1]; /* (size + 15) >> 4 -> class */
+static uint8_t small_class[DKM_SMALL_MAX + 1]; /* size -> class (no arithmetic: one load) */
 
 /* The class of size bytes (size <= DKM_CLASS_MAX). */
 static inline unsigned class_of(size_t size)
@@ -348,7 +348,7 @@ static inline unsigned class_of(size_t size)
 	unsigned b;
 
 	if (DKM_LIKELY(size <= DKM_SMALL_MAX))
-		return small_class[(size + 15) >> 4];
+		return small_class[size];
 	s = size - 1;
 	b = 63u - (unsigned)__builtin_clzl(s); /* 2^b <= s < 2^(b+1), b >= 10 */
 	return 8 + (b - 7) * 4 + (unsigned)((s >> (b - 2)) & 3);
@@ -428,8 +428,8 @@ static void classes_init(void)
 		dkm_assert(class_cap[c] >= 4 && class_cap[c] < SLOW_NEVER);
 	}
 	dkm_assert(class_size[DKM_NCLASSES - 1] == DKM_CLASS_MAX);
-	for (unsigned i = 0; i <= DKM_SMALL_MAX / 16; i++)
-		small_class[i] = (uint8_t)class_of_slow((size_t)i * 16);
+	for (unsigned i = 0; i <= DKM_SMALL_MAX; i++)
+		small_class[i] = (uint8_t)class_of_slow(i);
 	for (size_t sz = 0; sz <= DKM_CLASS_MAX; sz += (sz < 4096 ? 1 : 97)) {
 		unsigned c = class_of(sz);
 
@@ -461,7 +461,7 @@ static struct dkm_tcache empty_tcache = {
 	.inbox = DKM_INBOX_DEAD,
 };
 static struct dkm_thread empty_thread = {
-	.tc = { [0 ... DKM_HEAP_MAX_POOLS - 1] = &empty_tcache },
+	.tc = { [0 ... DKM_HEAP_NO_POOL] = &empty_tcache },
 };
 /*
  * The calling thread's caches; &empty_thread until its first slow path. Under
@@ -576,7 +576,7 @@ static struct dkm_thread *thread_alloc(void)
 	pthread_mutex_unlock(&meta_lock);
 	if (!t)
 		return NULL;
-	for (unsigned i = 0; i < DKM_HEAP_MAX_POOLS; i++)
+	for (unsigned i = 0; i <= DKM_HEAP_NO_POOL; i++)
 		t->tc[i] = &empty_tcache;
 	t->recycle = NULL;
 	pthread_mutex_lock(&registry_lock);
@@ -648,21 +648,22 @@ static inline struct dkm_segment *radix_head(uintptr_t a)
 }
 
 /*
- * The free fast path's filter: one bit per 4 MiB of address space (8 MiB of
- * zero pages until used), set for live slab segments only, and never under
+ * The free fast path's filter: one byte per 4 MiB of the lower 128 TiB of
+ * the address space (32 MiB of zero pages, a page of it touched per 16 GiB
+ * of address space in use), 1 for a live slab segment only, and never under
  * Valgrind (whose frees take the slow path). A single load from an address
- * computed from the pointer.
+ * computed from the pointer, and no bit to extract.
  */
-#define FASTMAP_BITS (RADIX_ADDR_BITS - DKM_SEGMENT_SHIFT) /* 26 */
-static _Atomic uint64_t fastmap[((size_t)1 << FASTMAP_BITS) / 64];
+#define FASTMAP_BITS 25 /* addresses below 2^47 */
+static _Atomic uint8_t fastmap[(size_t)1 << FASTMAP_BITS];
 
 static inline bool fastmap_test(uintptr_t a)
 {
 	uintptr_t g = a >> DKM_SEGMENT_SHIFT;
 
-	if (DKM_UNLIKELY(g >> FASTMAP_BITS))
+	if (DKM_UNLIKELY(g >= ((uintptr_t)1 << FASTMAP_BITS)))
 		return false;
-	return (atomic_load_explicit(&fastmap[g / 64], memory_order_acquire) >> (g % 64)) & 1;
+	return atomic_load_explicit(&fastmap[g], memory_order_acquire) != 0;
 }
 
 static void fastmap_set(struct dkm_segment *seg, bool live)
@@ -671,12 +672,7 @@ static void fastmap_set(struct dkm_segment *seg, bool live)
 
 	if (dkm_vg || g >> FASTMAP_BITS)
 		return;
-	if (live)
-		atomic_fetch_or_explicit(&fastmap[g / 64], (uint64_t)1 << (g % 64),
-					 memory_order_release);
-	else
-		atomic_fetch_and_explicit(&fastmap[g / 64], ~((uint64_t)1 << (g % 64)),
-					  memory_order_release);
+	atomic_store_explicit(&fastmap[g], live, memory_order_release);
 }
 
 /* Publish (live) or withdraw the n segments from seg. 0 or -ENOMEM. */
@@ -740,6 +736,32 @@ static inline struct dkm_slab *slab_of(struct dkm_segment *seg, const void *ptr)
 
 	return (struct dkm_slab *)((uintptr_t)seg + offsetof(struct dkm_segment, slabs) +
 				   h * sizeof(struct dkm_slab));
+}
+
+/* Offset of the descriptor of the slab whose first slot is i. */
+static inline uint16_t slab_offset(unsigned i)
+{
+	return (uint16_t)(offsetof(struct dkm_segment, slabs) + i * sizeof(struct dkm_slab));
+}
+
+/* The geometry the free fast path reads, for a slot of the slab s whose first slot is i. */
+static struct dkm_slot_geo slot_geo(const struct dkm_slab *s, unsigned i)
+{
+	unsigned shift = (unsigned)__builtin_ctz(s->bsize);
+	uint32_t odd = s->bsize >> shift, inv = odd;
+
+	for (unsigned k = 0; k < 5; k++)
+		inv *= 2 - odd * inv; /* Newton: 3, 6, 12, 24, 48 bits right */
+	dkm_assert(odd * inv == 1);
+	return (struct dkm_slot_geo){
+		.start = s->start, .inv = inv, .slab = slab_offset(i), .shift = (uint8_t)shift
+	};
+}
+
+/* The geometry of a free slot i: no block there. */
+static inline struct dkm_slot_geo slot_geo_free(unsigned i)
+{
+	return (struct dkm_slot_geo){ .slab = slab_offset(i) };
 }
 
 /* Set where (and slow_used, which follows it for an owned slab). */
@@ -876,8 +898,10 @@ static struct dkm_segment *segment_new(struct dkm_pool *p)
 	token = seg->token;
 	track_fresh(seg, DKM_SEG_HEADER_SIZE);
 	memset(seg, 0, DKM_SEG_HEADER_SIZE);
-	for (unsigned i = 0; i < DKM_SLOTS; i++)
+	for (unsigned i = 0; i < DKM_SLOTS; i++) {
 		seg->slot_map[i] = (uint8_t)i; /* a free slot: its own zeroed descriptor */
+		seg->geo[i] = slot_geo_free(i);
+	}
 	seg->pool = p;
 	seg->pool_id = p->id;
 	seg->kind = DKM_SEG_SLABS;
@@ -943,7 +967,8 @@ static bool segment_consistent(struct dkm_segment *seg)
 
 		if (free && (h != i || seg->slabs[i].carved || seg->slabs[i].bsize))
 			return false;
-		if (free && (seg->geo[i].bsize || seg->geo[i].start || seg->geo[i].recip))
+		if (free && memcmp(&seg->geo[i], &(struct dkm_slot_geo){ .slab = slab_offset(i) },
+				   sizeof(seg->geo[i])))
 			return false;
 		if (!free && h == i) {
 			const struct dkm_slab *s = &seg->slabs[i];
@@ -952,8 +977,10 @@ static bool segment_consistent(struct dkm_segment *seg)
 			if (s->start >> DKM_SLOT_SHIFT != i)
 				return false;
 			for (unsigned j = i; j < i + s->nslots; j++)
-				if (seg->slot_map[j] != i || seg->geo[j].start != s->start ||
-				    seg->geo[j].bsize != s->bsize || seg->geo[j].recip != s->recip)
+				if (seg->slot_map[j] != i ||
+				    seg->geo[j].start != s->start || seg->geo[j].slab != slab_offset(i) ||
+				    seg->geo[j].inv != slot_geo(s, i).inv ||
+				    seg->geo[j].shift != slot_geo(s, i).shift)
 					return false;
 		}
 	}
@@ -1018,7 +1045,7 @@ static struct dkm_slab *slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcac
 	dkm_assert_internal(((uintptr_t)base & ((s->bsize & -s->bsize) - 1)) == 0);
 	for (unsigned i = (unsigned)j; i < (unsigned)j + k; i++) {
 		seg->slot_map[i] = (uint8_t)j;
-		seg->geo[i] = (struct dkm_slot_geo){ s->start, s->bsize, s->recip, 0 };
+		seg->geo[i] = slot_geo(s, (unsigned)j);
 	}
 	seg->free_slots &= ~((((uint64_t)1 << (k - 1)) * 2 - 1) << j);
 	seg->nslabs++;
@@ -1044,7 +1071,7 @@ static void slab_release(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlis
 	memset(s, 0, sizeof(*s)); /* carved 0: no block here for the free fast path */
 	for (unsigned i = j; i < j + k; i++) {
 		seg->slot_map[i] = (uint8_t)i;
-		seg->geo[i] = (struct dkm_slot_geo){ 0, 0, 0, 0 };
+		seg->geo[i] = slot_geo_free(i);
 	}
 	seg->free_slots |= (((uint64_t)1 << (k - 1)) * 2 - 1) << j;
 	seg->nslabs--;
@@ -1511,24 +1538,42 @@ static void *__attribute__((noinline)) malloc_slow(struct dkm_pool *p, size_t si
 	return small_alloc(p, tc, class_of(size));
 }
 
-__attribute__((always_inline)) inline void *dkm_pool_malloc(struct dkm_pool *p, size_t size)
+/*
+ * The fast path: a block from the slab the calling thread's cache of p
+ * allocates from for the class, or NULL (errno untouched) when there is no
+ * block at hand there, or size is large. Under Valgrind, tls_thread is
+ * &empty_thread, whose slabs have no block.
+ */
+__attribute__((always_inline)) inline void *dkm_pool_malloc_fast(unsigned id, size_t size)
 {
-	struct dkm_tcache *tc = tls_thread->tc[p->id]; /* &empty_tcache: its slabs have no block */
+	struct dkm_tcache *tc = tls_thread->tc[id]; /* &empty_tcache: its slabs have no block */
+	struct dkm_slab *s;
+	struct dkm_block *b;
+	unsigned c;
 
-	if (DKM_LIKELY(size <= DKM_CLASS_MAX)) {
-		struct dkm_slab *s = tc->cur[class_of(size)];
-		struct dkm_block *b = s->free;
+	if (DKM_LIKELY(size <= DKM_SMALL_MAX))
+		c = small_class[size];
+	else if (size <= DKM_CLASS_MAX)
+		c = class_of(size);
+	else
+		return NULL;
+	s = tc->cur[c];
+	b = s->free;
+	if (DKM_UNLIKELY(b == NULL))
+		return NULL;
+	dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) == tc);
+	s->free = blk_next_vg(b, false);
+	s->used++;
+	blk_clear_key_vg(b, false);
+	track_alloc_vg(NULL, b, s->bsize, false); /* ASan only: no Valgrind here */
+	return b;
+}
 
-		if (DKM_LIKELY(b != NULL)) {
-			dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) == tc);
-			s->free = blk_next_vg(b, false);
-			s->used++;
-			blk_clear_key_vg(b, false);
-			track_alloc_vg(p, b, s->bsize, false);
-			return b;
-		}
-	}
-	return malloc_slow(p, size);
+void *dkm_pool_malloc(struct dkm_pool *p, size_t size)
+{
+	void *b = dkm_pool_malloc_fast(p->id, size);
+
+	return DKM_LIKELY(b != NULL) ? b : malloc_slow(p, size);
 }
 
 void *dkm_pool_memalign(struct dkm_pool *p, size_t align, size_t size)
@@ -1713,34 +1758,45 @@ static int __attribute__((noinline)) free_slow(void *ptr)
 	return free_not_mine(seg, s, b);
 }
 
+static inline uint32_t ror32(uint32_t x, unsigned r)
+{
+	return (x >> r) | (x << ((32 - r) & 31));
+}
+
 /*
- * The segment is taken from the pointer, not from the radix map, so the loads
- * of its header do not wait for the map's: they are only used once the map
- * says it is a live segment's head (a branch, not a data dependency).
+ * The fast path: ptr is a block of a live slab segment (one bit of the fast
+ * map), its index follows from the slot's geometry (see dkm_slot_geo), it
+ * does not carry the key of a free block, and the calling thread owns its
+ * slab: push it onto the slab's free list. The segment is taken from the
+ * pointer, not from the radix map, so the loads of its header do not wait
+ * for the map's: they are only used once the map says it is a live slab
+ * segment (a branch, not a data dependency). Anything else (NULL, a pointer
+ * not ours, a large block, a suspected double free, a remote free, Valgrind)
+ * returns false, and dkm_block_free looks again from the start.
  */
-int dkm_block_free(void *ptr)
+__attribute__((always_inline)) inline bool dkm_block_free_fast(void *ptr)
 {
 	uintptr_t a = (uintptr_t)ptr;
 	struct dkm_segment *seg = seg_of(ptr);
 	struct dkm_block *b = ptr;
-	struct dkm_slab *s;
 	const struct dkm_slot_geo *g;
-	uint64_t off, idx, key;
+	struct dkm_slab *s;
+	uint32_t idx;
+	uint64_t key;
 
 	if (DKM_UNLIKELY(!fastmap_test(a)))
-		return free_slow(ptr);
-	/* the index from the slot's geometry; a free slot (all zero) has carved 0 */
+		return false;
 	g = &seg->geo[(a >> DKM_SLOT_SHIFT) & (DKM_SLOTS - 1)];
-	off = a - (uintptr_t)seg - g->start;
-	idx = (off * g->recip) >> 32;
-	s = slab_of(seg, ptr);
-	if (DKM_UNLIKELY(idx * g->bsize != off || idx >= s->carved))
-		return -EINVAL;
+	s = (struct dkm_slab *)((char *)seg + g->slab);
+	/* below start (the header) wraps around: no block index */
+	idx = ror32((((uint32_t)a & (uint32_t)(DKM_SEGMENT_SIZE - 1)) - g->start) * g->inv, g->shift);
+	if (DKM_UNLIKELY(idx >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED)))
+		return false;
 	key = key_of(b);
 	if (DKM_UNLIKELY(blk_key_raw(b) == key))
-		return free_keyed(seg, s, b);
+		return false;
 	if (DKM_UNLIKELY(s->thread != tls_thread))
-		return free_not_mine(seg, s, b);
+		return false;
 	dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) ==
 			    tls_thread->tc[seg->pool_id]);
 	track_free_vg(seg->pool, b, s->bsize, false);
@@ -1749,7 +1805,14 @@ int dkm_block_free(void *ptr)
 	dkm_assert_internal(s->used > 0);
 	if (DKM_UNLIKELY(--s->used == s->slow_used))
 		free_local_slow(tls_thread->tc[seg->pool_id], s);
-	return 0;
+	return true;
+}
+
+int dkm_block_free(void *ptr)
+{
+	if (DKM_LIKELY(dkm_block_free_fast(ptr)))
+		return 0;
+	return free_slow(ptr);
 }
 
 size_t dkm_block_usable_size(const void *ptr)
@@ -1885,6 +1948,11 @@ void dkm_pool_destroy(struct dkm_pool *p)
 unsigned dkm_pool_tag(const struct dkm_pool *p)
 {
 	return p->tag;
+}
+
+unsigned dkm_pool_id(const struct dkm_pool *p)
+{
+	return p->id;
 }
 
 bool dkm_pool_inherited(const struct dkm_pool *p)

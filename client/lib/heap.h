@@ -58,9 +58,22 @@ int dkm_pool_new(const struct dkm_heap_source *src, unsigned tag, size_t retain_
  */
 void dkm_pool_destroy(struct dkm_pool *p);
 unsigned dkm_pool_tag(const struct dkm_pool *p);
+/*
+ * The pool's id, what dkm_pool_malloc_fast takes: below DKM_HEAP_NO_POOL,
+ * fixed for the pool's life, reused after it is destroyed.
+ */
+unsigned dkm_pool_id(const struct dkm_pool *p);
+#define DKM_HEAP_NO_POOL 256 /* an id no pool has: its fast path finds nothing */
 
 /* size bytes (0 gives a unique minimal block); NULL with errno (from the source, or ENOMEM). */
 void *dkm_pool_malloc(struct dkm_pool *p, size_t size);
+/*
+ * The fast path of dkm_pool_malloc alone, for the library to inline (it is
+ * always_inline, for link-time optimisation), for the pool whose id is id
+ * (live, or DKM_HEAP_NO_POOL): a block, or NULL with errno untouched when
+ * none is at hand (then call dkm_pool_malloc).
+ */
+void *dkm_pool_malloc_fast(unsigned id, size_t size);
 /* size bytes aligned to align (a power of two); NULL with errno EINVAL/ENOMEM/... */
 void *dkm_pool_memalign(struct dkm_pool *p, size_t align, size_t size);
 
@@ -75,6 +88,13 @@ struct dkm_pool *dkm_block_pool(const void *ptr);
  * error is returned.
  */
 int dkm_block_free(void *ptr);
+/*
+ * The fast path of dkm_block_free alone, to inline likewise: true when ptr
+ * was a block the calling thread's cache can take back at once, and now is
+ * free; false for anything else (NULL included), heap untouched: then call
+ * dkm_block_free.
+ */
+bool dkm_block_free_fast(void *ptr);
 /* Usable size of the block starting at ptr, or 0 if ptr is not one. */
 size_t dkm_block_usable_size(const void *ptr);
 

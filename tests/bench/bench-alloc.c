@@ -25,6 +25,8 @@
  *   RESULT alloc=NAME workload=WORKLOAD ns_per_op=X
  *
  *   bench-alloc-NAME [SCALE]    (SCALE multiplies the iteration counts, default 1)
+ * BENCH_WORKLOADS (comma-separated names, e.g. "pairs,workingset") runs only
+ * those (to profile one).
  * daxkmem needs DAXKMEM_SOCKET; memkind on a machine without a KMEM node
  * needs MEMKIND_DAX_KMEM_NODES (e.g. 0).
  */
@@ -135,6 +137,20 @@ static void cpu_relax(unsigned *spins)
 		*spins = 0;
 		sched_yield();
 	}
+}
+
+/* Is the workload selected (BENCH_WORKLOADS unset, or naming it)? */
+static int selected(const char *name)
+{
+	const char *w = getenv("BENCH_WORKLOADS"), *p;
+	size_t n = strlen(name);
+
+	if (!w || !*w)
+		return 1;
+	for (p = w; (p = strstr(p, name)); p += n)
+		if ((p == w || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return 1;
+	return 0;
 }
 
 static void report(const char *workload, double ns, uint64_t ops)
@@ -384,19 +400,25 @@ int main(int argc, char **argv)
 		sizes[i] = (uint16_t)rand_size(xorshift64(&seed) >> 16);
 
 	n = (uint64_t)((double)PAIRS_ITERS * scale) + 1;
-	pairs(n / 4, 0);
-	t0 = now_ns();
-	pairs(n, 0);
-	t = now_ns() - t0;
-	report("pairs", t, n);
+	if (selected("pairs")) {
+		pairs(n / 4, 0);
+		t0 = now_ns();
+		pairs(n, 0);
+		t = now_ns() - t0;
+		report("pairs", t, n);
+	}
 
 	n = (uint64_t)((double)WS_STEPS * scale) + 1;
-	workingset(n / 4);
-	report("workingset", workingset(n), n);
+	if (selected("workingset")) {
+		workingset(n / 4);
+		report("workingset", workingset(n), n);
+	}
 
 	n = (uint64_t)((double)PC_BLOCKS * scale) + 1;
-	prodcons(n / 4);
-	report("prodcons", prodcons(n), n);
+	if (selected("prodcons")) {
+		prodcons(n / 4);
+		report("prodcons", prodcons(n), n);
+	}
 
 	n = (uint64_t)((double)THREADS_ITERS * scale) + 1;
 	for (unsigned i = 0; i < sizeof(nthreads) / sizeof(nthreads[0]); i++) {
@@ -404,6 +426,8 @@ int main(int argc, char **argv)
 		uint64_t per = n / nthreads[i];
 
 		snprintf(name, sizeof(name), "threads%u", nthreads[i]);
+		if (!selected(name))
+			continue;
 		report(name, threads(nthreads[i], n), per * nthreads[i]);
 	}
 	return 0;

@@ -426,6 +426,98 @@ START_TEST(test_large_retained)
 }
 END_TEST
 
+/*
+ * Every pointer into a slab that is not the start of a carved block is
+ * refused, and every block start is taken: in every class, for slabs in
+ * slot 0 (after the header) and elsewhere, one slot or many, on the owner's
+ * fast path (the geometry of dkm_slot_geo) and from another thread.
+ */
+struct free_args {
+	void *ptr;
+	int r;
+};
+
+static void *free_elsewhere(void *arg)
+{
+	struct free_args *fa = arg;
+
+	fa->r = dkm_block_free(fa->ptr);
+	return NULL;
+}
+
+static int free_in_thread(void *ptr)
+{
+	struct free_args fa = { ptr, 1 };
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, free_elsewhere, &fa), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	return fa.r;
+}
+
+START_TEST(test_block_starts)
+{
+	struct tsrc s = { 0 };
+	struct dkm_pool *p = pool_new(&s, 0);
+
+	for (size_t c = 0; c < dkm_heap_size_class_count(); c++) {
+		size_t sz = dkm_heap_size_class(c), n = 0, cap = (size_t)2 * SEG / sz;
+		char **v = calloc(cap, sizeof(*v));
+		char *lo = NULL, *hi = NULL;
+
+		ck_assert_ptr_nonnull(v);
+		/* enough blocks to fill slabs of this class in two segments at least */
+		for (n = 0; n < cap && n < 600; n++) {
+			v[n] = dkm_pool_malloc(p, sz);
+			ck_assert_ptr_nonnull(v[n]);
+			if (!lo || v[n] < lo)
+				lo = v[n];
+			if (!hi || v[n] > hi)
+				hi = v[n];
+		}
+		for (size_t i = 0; i < n; i += (n > 64 ? 7 : 1)) {
+			static const long offs[] = { 1, 8, 15, 16, 32, -16, -1 };
+
+			for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+				char *q = v[i] + offs[k];
+
+				if (offs[k] >= (long)sz || (long)sz + offs[k] <= 0)
+					continue;
+				if (offs[k] < 0 && (i == 0 || v[i - 1] + sz != v[i]))
+					continue; /* not inside the previous block: could be a header */
+				ck_assert_msg(dkm_block_free(q) == -EINVAL, "class %zu: free(%p + %ld)",
+					      sz, (void *)v[i], offs[k]);
+				ck_assert_uint_eq(dkm_block_usable_size(q), 0);
+			}
+			if (sz >= 64) {
+				ck_assert_int_eq(dkm_block_free(v[i] + sz / 2), -EINVAL);
+				ck_assert_int_eq(dkm_block_free(v[i] + sz - 16), -EINVAL);
+			}
+		}
+		/* past the last block carved: not carved yet, not a block */
+		{
+			char *last = v[n - 1], *next = last + sz;
+
+			if (((uintptr_t)next & (DKM_SLOT_SIZE - 1)) && dkm_block_usable_size(next) == 0)
+				ck_assert_int_eq(dkm_block_free(next), -EINVAL);
+		}
+		/* from another thread: the same answers for non-blocks */
+		ck_assert_int_eq(free_in_thread(v[0] + 16 < v[0] + sz ? v[0] + 16 : v[0] + 1),
+				 -EINVAL);
+		/* all freed, a few of them by another thread (remote frees) */
+		for (size_t i = 0; i < n; i++)
+			ck_assert_int_eq(i % 97 == 5 ? free_in_thread(v[i]) : dkm_block_free(v[i]), 0);
+		ck_assert_uint_eq(stats(p).blocks, 0);
+		check_pool(p);
+		free(v);
+	}
+	dkm_heap_thread_flush();
+	ck_assert_uint_eq(stats(p).segments, 0);
+	dkm_pool_destroy(p);
+	ck_assert_int_eq(s.maps, s.unmaps);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Errors: double free, foreign pointers, the source failing                */
 /* ------------------------------------------------------------------------ */
@@ -1365,6 +1457,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_memalign);
 	tcase_add_test(tc, test_large);
 	tcase_add_test(tc, test_large_retained);
+	tcase_add_test(tc, test_block_starts);
 	tcase_add_test(tc, test_double_free);
 	tcase_add_test(tc, test_foreign_pointers);
 	tcase_add_test(tc, test_source_failure);
