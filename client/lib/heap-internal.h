@@ -117,13 +117,15 @@ enum dkm_slab_where {
  * recycled cache, which refuses the block or passes it on). bsize, recip,
  * start, cls and nslots do not change while the slab exists. slow_used
  * follows where, for the owner's free fast path: NONE (cur) 0xffff, never;
- * PARTIAL 0, emptied; FULL capacity - 1, no longer full. A slab holds at
- * most 4096 blocks (16-byte class, one slot).
+ * PARTIAL 0, emptied; FULL capacity - 1, no longer full. used is kept as
+ * used_rel = used - slow_used (modulo 2^16, see slab_used()), so that the
+ * fast paths count with one add and the free fast path's test is "used_rel
+ * reaches 0". A slab holds at most 4096 blocks (16-byte class, one slot).
  */
 struct dkm_slab {
 	struct dkm_block *free;             /* free list (owner's, or the pool's when abandoned) */
 	struct dkm_thread *thread;          /* owner's thread (the fast owner test), or NULL */
-	uint16_t used;                      /* blocks out of the free list (see above) */
+	uint16_t used_rel;                  /* used - slow_used: used, the blocks out of the free list */
 	uint16_t carved;                    /* blocks [0, carved) have been carved */
 	uint16_t slow_used;                 /* owner: a local free leaving used at this goes slow */
 	uint8_t cls;                        /* size class index */
@@ -140,9 +142,10 @@ struct dkm_slab {
 /*
  * The free fast path's view of a slot, read straight from the pointer's slot
  * (one cache line, no other load before the slab descriptor). For a slot of
- * a slab: its start, and its bsize as inv, the inverse modulo 2^32 of the
- * odd part of bsize, and shift, the power of two of the rest; then for an
- * address a in the slot and off = (uint32_t)(a - segment) - start,
+ * a slab: the low 32 bits of the address of its block 0 (start), and its
+ * bsize as inv, the inverse modulo 2^32 of the odd part of bsize, and shift,
+ * the power of two of the rest; then for an address a in the slot and
+ * off = (uint32_t)a - start (the offset from block 0, modulo 2^32),
  *   ror32(off * inv, shift)
  * is off / bsize when a is a block start, and at least 2^(32 - shift)
  * otherwise (more blocks than a slab holds): a block start iff it is below
@@ -151,7 +154,7 @@ struct dkm_slab {
  * slot's own descriptor (zeroed, carved 0): nothing there is a block.
  */
 struct dkm_slot_geo {
-	uint32_t start;  /* dkm_slab.start of the slab covering the slot, 0 if free */
+	uint32_t start;  /* (uint32_t)(segment + dkm_slab.start) of its slab, 0 if free */
 	uint32_t inv;    /* inverse of the odd part of its bsize, 0 if free */
 	uint16_t slab;   /* offset of its descriptor (the slot's own if free) */
 	uint8_t shift;   /* bsize == odd part << shift, 0 if free */

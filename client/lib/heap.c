@@ -754,7 +754,10 @@ static struct dkm_slot_geo slot_geo(const struct dkm_slab *s, unsigned i)
 		inv *= 2 - odd * inv; /* Newton: 3, 6, 12, 24, 48 bits right */
 	dkm_assert(odd * inv == 1);
 	return (struct dkm_slot_geo){
-		.start = s->start, .inv = inv, .slab = slab_offset(i), .shift = (uint8_t)shift
+		.start = (uint32_t)((uintptr_t)seg_of(s) + s->start),
+		.inv = inv,
+		.slab = slab_offset(i),
+		.shift = (uint8_t)shift,
 	};
 }
 
@@ -764,11 +767,20 @@ static inline struct dkm_slot_geo slot_geo_free(unsigned i)
 	return (struct dkm_slot_geo){ .slab = slab_offset(i) };
 }
 
-/* Set where (and slow_used, which follows it for an owned slab). */
+/* Blocks of s out of its free list (handed out or in inboxes). */
+static inline uint16_t slab_used(const struct dkm_slab *s)
+{
+	return (uint16_t)(s->used_rel + s->slow_used);
+}
+
+/* Set where (and slow_used, which follows it for an owned slab); used is kept. */
 static inline void slab_set_where(struct dkm_slab *s, enum dkm_slab_where w, uint16_t cap)
 {
+	uint16_t used = slab_used(s);
+
 	s->where = (uint8_t)w;
 	s->slow_used = w == DKM_SLAB_NONE ? SLOW_NEVER : w == DKM_SLAB_FULL ? (uint16_t)(cap - 1) : 0;
+	s->used_rel = (uint16_t)(used - s->slow_used);
 }
 
 /* Blocks that fit in s (no division: refill asks often). */
@@ -951,7 +963,7 @@ static bool slab_consistent(struct dkm_slab *s)
 		    !blk_keyed(b) || ++n > s->carved)
 			return false;
 	}
-	return n + s->used == s->carved;
+	return n + slab_used(s) == s->carved;
 }
 
 /* The slot map, the free bits and the slab count agree. */
@@ -978,7 +990,8 @@ static bool segment_consistent(struct dkm_segment *seg)
 				return false;
 			for (unsigned j = i; j < i + s->nslots; j++)
 				if (seg->slot_map[j] != i ||
-				    seg->geo[j].start != s->start || seg->geo[j].slab != slab_offset(i) ||
+				    seg->geo[j].start != slot_geo(s, i).start ||
+				    seg->geo[j].slab != slab_offset(i) ||
 				    seg->geo[j].inv != slot_geo(s, i).inv ||
 				    seg->geo[j].shift != slot_geo(s, i).shift)
 					return false;
@@ -1066,7 +1079,7 @@ static void slab_release(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlis
 	struct dkm_segment *seg = seg_of(s);
 	unsigned j = s->start >> DKM_SLOT_SHIFT, k = s->nslots;
 
-	dkm_assert(s->used == 0 && s->where == DKM_SLAB_NONE);
+	dkm_assert(slab_used(s) == 0 && s->where == DKM_SLAB_NONE);
 	slab_check(s);
 	memset(s, 0, sizeof(*s)); /* carved 0: no block here for the free fast path */
 	for (unsigned i = j; i < j + k; i++) {
@@ -1117,7 +1130,7 @@ static void slab_abandon(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlis
 	s->where = DKM_SLAB_NONE;
 	s->thread = NULL;
 	atomic_store_explicit(&s->owner, NULL, memory_order_release);
-	if (s->used == 0) {
+	if (slab_used(s) == 0) {
 		slab_release(p, s, unmap);
 	} else if (s->free || s->carved < slab_capacity(s)) {
 		s->where = DKM_SLAB_ABANDONED;
@@ -1130,10 +1143,11 @@ static void free_abandoned(struct dkm_pool *p, struct dkm_slab *s, struct dkm_bl
 			   struct dkm_dlist *unmap)
 {
 	dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL);
-	dkm_assert(s->used > 0);
+	dkm_assert(slab_used(s) > 0);
 	blk_set(b, s->free);
 	s->free = b;
-	if (--s->used == 0) {
+	s->used_rel--;
+	if (slab_used(s) == 0) {
 		if (s->where != DKM_SLAB_NONE)
 			dl_del(&s->link);
 		s->where = DKM_SLAB_NONE;
@@ -1243,7 +1257,7 @@ static void __attribute__((noinline)) free_local_slow(struct dkm_tcache *tc, str
 		slab_set_where(s, DKM_SLAB_PARTIAL, 0);
 		dl_add(tc->partial[s->cls].prev, &s->link);
 	}
-	if (s->used == 0 && s->where != DKM_SLAB_NONE) {
+	if (slab_used(s) == 0 && s->where != DKM_SLAB_NONE) {
 		struct dkm_pool *p = tc->pool;
 		struct dkm_dlist unmap;
 
@@ -1270,8 +1284,8 @@ static void inbox_drain(struct dkm_tcache *tc, struct dkm_block *l)
 		if (atomic_load_explicit(&s->owner, memory_order_relaxed) == tc) {
 			blk_set(l, s->free);
 			s->free = l;
-			dkm_assert_internal(s->used > 0);
-			if (--s->used == s->slow_used)
+			dkm_assert_internal(slab_used(s) > 0);
+			if (--s->used_rel == 0)
 				free_local_slow(tc, s);
 		} else {
 			/* pushed here through a stale owner: pass it on */
@@ -1413,7 +1427,7 @@ static struct dkm_slab *refill(struct dkm_pool *p, struct dkm_tcache *tc, unsign
 			return s;
 		}
 		slab_check(s);
-		dkm_assert_internal(s->used == slab_capacity(s));
+		dkm_assert_internal(slab_used(s) == slab_capacity(s));
 		slab_set_where(s, DKM_SLAB_FULL, (uint16_t)slab_capacity(s));
 		dl_add(&tc->full[c], &s->link);
 		tc->cur[c] = &empty_slab;
@@ -1458,7 +1472,7 @@ static void *small_alloc(struct dkm_pool *p, struct dkm_tcache *tc, unsigned c)
 		b = s->free;
 	}
 	s->free = blk_next(b);
-	s->used++;
+	s->used_rel++;
 	blk_clear_key(b);
 	track_alloc(p, b, s->bsize);
 	return b;
@@ -1563,7 +1577,7 @@ __attribute__((always_inline)) inline void *dkm_pool_malloc_fast(unsigned id, si
 		return NULL;
 	dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) == tc);
 	s->free = blk_next_vg(b, false);
-	s->used++;
+	s->used_rel++;
 	blk_clear_key_vg(b, false);
 	track_alloc_vg(NULL, b, s->bsize, false); /* ASan only: no Valgrind here */
 	return b;
@@ -1750,8 +1764,8 @@ static int __attribute__((noinline)) free_slow(void *ptr)
 		track_free(seg->pool, b, s->bsize);
 		blk_set(b, s->free);
 		s->free = b;
-		dkm_assert_internal(s->used > 0);
-		if (--s->used == s->slow_used)
+		dkm_assert_internal(slab_used(s) > 0);
+		if (--s->used_rel == 0)
 			free_local_slow(tc, s);
 		return 0;
 	}
@@ -1789,7 +1803,7 @@ __attribute__((always_inline)) inline bool dkm_block_free_fast(void *ptr)
 	g = &seg->geo[(a >> DKM_SLOT_SHIFT) & (DKM_SLOTS - 1)];
 	s = (struct dkm_slab *)((char *)seg + g->slab);
 	/* below start (the header) wraps around: no block index */
-	idx = ror32((((uint32_t)a & (uint32_t)(DKM_SEGMENT_SIZE - 1)) - g->start) * g->inv, g->shift);
+	idx = ror32(((uint32_t)a - g->start) * g->inv, g->shift);
 	if (DKM_UNLIKELY(idx >= __atomic_load_n(&s->carved, __ATOMIC_RELAXED)))
 		return false;
 	key = key_of(b);
@@ -1802,8 +1816,8 @@ __attribute__((always_inline)) inline bool dkm_block_free_fast(void *ptr)
 	track_free_vg(seg->pool, b, s->bsize, false);
 	blk_set_key_vg(b, s->free, key, false);
 	s->free = b;
-	dkm_assert_internal(s->used > 0);
-	if (DKM_UNLIKELY(--s->used == s->slow_used))
+	dkm_assert_internal(slab_used(s) > 0);
+	if (DKM_UNLIKELY(--s->used_rel == 0))
 		free_local_slow(tls_thread->tc[seg->pool_id], s);
 	return true;
 }
@@ -2011,7 +2025,9 @@ void dkm_pool_stats(struct dkm_pool *p, struct dkm_pool_stats *st)
 
 		for (unsigned i = 0; i < DKM_SLOTS; i++) {
 			if (seg->slot_map[i] == i && seg->slabs[i].bsize) {
-				size_t used = __atomic_load_n(&seg->slabs[i].used, __ATOMIC_RELAXED);
+				const struct dkm_slab *s = &seg->slabs[i];
+				size_t used = (uint16_t)(__atomic_load_n(&s->used_rel, __ATOMIC_RELAXED) +
+							 __atomic_load_n(&s->slow_used, __ATOMIC_RELAXED));
 
 				blocks += used;
 				bytes += used * seg->slabs[i].bsize;
@@ -2074,7 +2090,7 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 			nslabs++;
 			CHECK(s->start >> DKM_SLOT_SHIFT == i && s->bsize == class_size[s->cls] &&
 				      s->nslots == class_slots[s->cls] &&
-				      s->carved <= slab_capacity(s) && s->used <= s->carved,
+				      s->carved <= slab_capacity(s) && slab_used(s) <= s->carved,
 			      "slab %p: geometry", (void *)s);
 			o = atomic_load_explicit(&s->owner, memory_order_relaxed);
 			if (o && o != me)
@@ -2088,13 +2104,13 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 				}
 			}
 			/* blocks on inboxes still count as used */
-			CHECK((size_t)nfree + s->used == s->carved,
+			CHECK((size_t)nfree + slab_used(s) == s->carved,
 			      "slab %p (class %u): %ld free + %u used != %u carved", (void *)s,
-			      s->bsize, nfree, s->used, s->carved);
+			      s->bsize, nfree, slab_used(s), s->carved);
 			if (!o) {
 				bool room = s->free || s->carved < slab_capacity(s);
 
-				CHECK(s->used > 0, "slab %p: abandoned and empty", (void *)s);
+				CHECK(slab_used(s) > 0, "slab %p: abandoned and empty", (void *)s);
 				CHECK(room == (s->where == DKM_SLAB_ABANDONED),
 				      "slab %p: abandoned listing", (void *)s);
 			} else {
