@@ -58,11 +58,9 @@ done
 
 if has_hmat; then
 	expect "HMAT: node 2's best initiator is node 0" "0" hmat_initiators 2
-	if variant_is tied; then
-		expect "HMAT: node 3's best initiators are nodes 0 and 1" "0 1" hmat_initiators 3
-	else
-		expect "HMAT: node 3's best initiator is node 1" "1" hmat_initiators 3
-	fi
+	# the SRAT names one initiator per memory-only node (-numa initiator=),
+	# and the kernel then lists only it, even where node 0 is as close (tied)
+	expect "HMAT: node 3's best initiator is node 1" "1" hmat_initiators 3
 	for n in $DKM_PMEM_NODES; do
 		expect "HMAT: read latency of node $n" 170 hmat_attr "$n" read_latency
 		expect "HMAT: write latency of node $n" 320 hmat_attr "$n" write_latency
@@ -149,10 +147,11 @@ demo_checks() {
 		expect "CPU $cpu: numa_maps of the KMEM_ALL region: 16384 pages on node $want" "$want:16384" \
 			numa_maps_pages "$line"
 	else
-		# two kmem nodes equally close: KMEM binds to both, PREFERRED is refused
+		# two kmem nodes equally close: KMEM may use both (the broker binds
+		# ranges of the region in turn), PREFERRED is refused
 		line=$(grep ':KMEM\\040' "/proc/$pid/numa_maps" || true)
-		expect "CPU $cpu: numa_maps of the KMEM region: bind:2-3" "bind:2-3" \
-			numa_maps_policy "$line"
+		check "CPU $cpu: numa_maps of the KMEM region: bound to node 2, 3 or both" \
+			grep -Eq '^(bind:2|bind:3|bind:2-3)$' <(numa_maps_policy "$line")
 		expect "CPU $cpu: every KMEM page on node 2 or 3" 16384 numa_maps_sum "$line" 2 3
 		check "CPU $cpu: KMEM_PREFERRED refused" grep -q 'KMEM_PREFERRED  refused' "$out"
 	fi
