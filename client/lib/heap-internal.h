@@ -22,6 +22,11 @@
  *                slot 0 starts past the header (only classes <= 8 KiB go
  *                there, so its blocks keep their natural alignment); block 0
  *                is offset by the class' color.
+ *   medium block a run of whole slots of a slab segment (not slot 0) holding
+ *                one block of more than DKM_CLASS_MAX bytes, up to
+ *                DKM_MEDIUM_MAX: a slab of class DKM_CLASS_MEDIUM with one
+ *                block, carved and used, and no owner; allocated and freed
+ *                under pool->lock, never cached by a thread.
  *   dkm_block    a free block: a link and a key in its first 16 bytes.
  *
  *   tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per thread and
@@ -31,12 +36,14 @@
  *
  *   radix map    address >> 22 -> 0 (not ours), 1 (a live segment's head),
  *                d + 1 (d segments past the head of a live large span).
- *   fast map     address >> 22 -> one bit: a live slab segment (what the
+ *   fast map     address >> 22 -> one byte: a live slab segment (what the
  *                free fast path checks; empty under Valgrind).
  *
  * Size classes: 16-byte steps up to 128, then four per power of two up to
  * DKM_CLASS_MAX (256 KiB); every class is a multiple of 16. Requests above
- * DKM_CLASS_MAX are large and get a span of their own.
+ * DKM_CLASS_MAX are medium up to DKM_MEDIUM_MAX (2 MiB: whole 64 KiB slots,
+ * so at most a slot is wasted), and above that large, with a span of their
+ * own.
  */
 #ifndef DKM_CLIENT_HEAP_INTERNAL_H
 #define DKM_CLIENT_HEAP_INTERNAL_H
@@ -59,6 +66,8 @@
 #define DKM_CLASS_MAX ((size_t)256 << 10)   /* above: a large span */
 #define DKM_NCLASSES 52
 #define DKM_MAX_SLAB_SLOTS 32               /* 2 MiB */
+#define DKM_MEDIUM_MAX ((size_t)32 << DKM_SLOT_SHIFT) /* above: a large span */
+#define DKM_CLASS_MEDIUM 0xffu              /* dkm_slab.cls of a medium block */
 #define DKM_HEAP_MAX_POOLS 256              /* live pools at once */
 _Static_assert(DKM_HEAP_NO_POOL == DKM_HEAP_MAX_POOLS, "no pool: past the last id");
 #define DKM_HEAP_MAX_SIZE ((size_t)1 << 46) /* larger requests fail with ENOMEM */

@@ -6,14 +6,16 @@
  * Fast paths (no lock, no atomic read-modify-write, no division):
  *   malloc  TLS load, the thread's cache of the pool, the slab of the class
  *           (table lookup), pop its free list;
- *   free    one bit of the fast map (a live slab segment?), the slot's
- *           geometry in the segment header, block index by multiplication;
- *           key check; when the calling thread owns the slab, push onto its
- *           free list.
+ *   free    one byte of the fast map (a live slab segment?), the slot's
+ *           geometry in the segment header, block index by multiplication
+ *           and rotation; key check; when the calling thread owns the slab,
+ *           push onto its free list.
  * A free into a slab another thread owns pushes the block onto that cache's
  * inbox (CAS); the owner drains it when its slab runs dry. A slab whose owner
  * flushed (thread exit) is abandoned to the pool: frees into it take the pool
- * lock, and a thread short of a slab of that class adopts it.
+ * lock, and a thread short of a slab of that class adopts it. Medium blocks
+ * (above DKM_CLASS_MAX, up to DKM_MEDIUM_MAX) are runs of whole slots taken
+ * and given back under the pool lock; larger ones are spans of their own.
  */
 #include "heap-internal.h"
 
@@ -956,6 +958,9 @@ static bool slab_consistent(struct dkm_slab *s)
 	struct dkm_segment *seg = seg_of(s);
 	uint32_t n = 0;
 
+	if (s->cls == DKM_CLASS_MEDIUM)
+		return !s->free && slab_used(s) == s->carved && s->carved <= 1;
+
 	for (struct dkm_block *b = s->free; b; b = blk_next(b)) {
 		size_t off = (size_t)((char *)b - slab_base(seg, s));
 
@@ -1018,47 +1023,62 @@ static int slots_find(uint64_t free, unsigned k)
 	return -1;
 }
 
-/* A new slab of class c owned by tc. Under the lock. NULL with errno. */
-static struct dkm_slab *slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcache *tc)
+/* A free run of k slots anywhere but slot 0 (medium blocks), the lowest; its first slot or -1. */
+static int slots_find_run(uint64_t free, unsigned k)
 {
-	unsigned k = class_slots[c];
-	struct dkm_segment *seg = NULL;
-	struct dkm_slab *s;
-	int j = -1;
-	char *base;
+	uint64_t x = free & ~(uint64_t)1;
+
+	/* bit j of x stays set while slots j .. j + i are all free */
+	for (unsigned i = 1; i < k && x; i++)
+		x &= free >> i;
+	return x ? __builtin_ctzll(x) : -1;
+}
+
+/*
+ * A segment of p with a free run of k slots as find() places it (one from
+ * the source if none has), and the run's first slot in *j. Under the lock
+ * (dropped while mapping). NULL with errno.
+ */
+static struct dkm_segment *segment_with_room(struct dkm_pool *p, unsigned k,
+					      int (*find)(uint64_t, unsigned), int *j)
+{
+	struct dkm_segment *seg;
 
 	for (struct dkm_dlist *n = p->avail.next; n != &p->avail; n = n->next) {
 		seg = container_of(n, struct dkm_segment, alink);
-		j = slots_find(seg->free_slots, k);
-		if (j >= 0)
-			break;
+		*j = find(seg->free_slots, k);
+		if (*j >= 0)
+			return seg;
 	}
-	if (j < 0) {
-		seg = segment_new(p);
-		if (!seg)
-			return NULL;
-		j = slots_find(seg->free_slots, k);
-		dkm_assert(j >= 0);
-	}
-	s = &seg->slabs[j];
+	seg = segment_new(p);
+	if (!seg)
+		return NULL;
+	*j = find(seg->free_slots, k);
+	dkm_assert(*j >= 0);
+	return seg;
+}
+
+/*
+ * Slots [j, j + k) of seg become the slab seg->slabs[j] of class cls (or
+ * DKM_CLASS_MEDIUM), block size bsize, block 0 at start: nothing carved, no
+ * owner, where NONE. Under the lock.
+ */
+static struct dkm_slab *slots_take(struct dkm_segment *seg, unsigned j, unsigned k,
+				   unsigned cls, uint32_t bsize, uint32_t start)
+{
+	struct dkm_slab *s = &seg->slabs[j];
+
 	memset(s, 0, sizeof(*s));
-	s->bsize = class_size[c];
+	s->bsize = bsize;
 	s->recip = (uint32_t)((((uint64_t)1 << 32) + s->bsize - 1) / s->bsize);
-	s->start = (j == 0 ? (uint32_t)DKM_SEG_HEADER_SIZE : (uint32_t)j << DKM_SLOT_SHIFT) +
-		   class_color[c];
-	s->carved = 0;
-	s->cls = (uint8_t)c;
+	s->start = start;
+	s->cls = (uint8_t)cls;
 	s->nslots = (uint8_t)k;
 	slab_set_where(s, DKM_SLAB_NONE, 0);
 	dl_init(&s->link);
-	s->thread = tc->thread;
-	atomic_store_explicit(&s->owner, tc, memory_order_relaxed);
-	base = slab_base(seg, s);
-	track_noaccess(base, ((size_t)j + k) * DKM_SLOT_SIZE - s->start);
-	dkm_assert_internal(((uintptr_t)base & ((s->bsize & -s->bsize) - 1)) == 0);
-	for (unsigned i = (unsigned)j; i < (unsigned)j + k; i++) {
+	for (unsigned i = j; i < j + k; i++) {
 		seg->slot_map[i] = (uint8_t)j;
-		seg->geo[i] = slot_geo(s, (unsigned)j);
+		seg->geo[i] = slot_geo(s, j);
 	}
 	seg->free_slots &= ~((((uint64_t)1 << (k - 1)) * 2 - 1) << j);
 	seg->nslabs++;
@@ -1066,6 +1086,29 @@ static struct dkm_slab *slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcac
 		dl_del(&seg->alink);
 		seg->in_avail = 0;
 	}
+	return s;
+}
+
+/* A new slab of class c owned by tc. Under the lock. NULL with errno. */
+static struct dkm_slab *slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcache *tc)
+{
+	unsigned k = class_slots[c];
+	struct dkm_segment *seg;
+	struct dkm_slab *s;
+	char *base;
+	int j;
+
+	seg = segment_with_room(p, k, slots_find, &j);
+	if (!seg)
+		return NULL;
+	s = slots_take(seg, (unsigned)j, k, c, class_size[c],
+		       (j == 0 ? (uint32_t)DKM_SEG_HEADER_SIZE : (uint32_t)j << DKM_SLOT_SHIFT) +
+			       class_color[c]);
+	s->thread = tc->thread;
+	atomic_store_explicit(&s->owner, tc, memory_order_relaxed);
+	base = slab_base(seg, s);
+	track_noaccess(base, ((size_t)j + k) * DKM_SLOT_SIZE - s->start);
+	dkm_assert_internal(((uintptr_t)base & ((s->bsize & -s->bsize) - 1)) == 0);
 	segment_check(seg);
 	return s;
 }
@@ -1536,6 +1579,38 @@ static void *large_alloc(struct dkm_pool *p, size_t size, size_t align)
 	return block;
 }
 
+/*
+ * A medium block (DKM_CLASS_MAX < size <= DKM_MEDIUM_MAX): the lowest run
+ * of enough whole slots in a segment with room, past slot 0, as a slab of
+ * one block with no owner (so that frees, from any thread, go to
+ * medium_free). 64 KiB aligned. NULL with errno.
+ */
+static void *medium_alloc(struct dkm_pool *p, size_t size)
+{
+	unsigned k = (unsigned)((size + DKM_SLOT_SIZE - 1) >> DKM_SLOT_SHIFT);
+	struct dkm_segment *seg;
+	struct dkm_slab *s;
+	char *block;
+	int j;
+
+	dkm_assert(k >= 1 && size <= DKM_MEDIUM_MAX);
+	pthread_mutex_lock(&p->lock);
+	seg = segment_with_room(p, k, slots_find_run, &j);
+	if (!seg) {
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
+	}
+	s = slots_take(seg, (unsigned)j, k, DKM_CLASS_MEDIUM, k << DKM_SLOT_SHIFT,
+		       (uint32_t)j << DKM_SLOT_SHIFT);
+	s->carved = 1;
+	s->used_rel = (uint16_t)(1 - s->slow_used); /* used 1 */
+	block = slab_base(seg, s);
+	segment_check(seg);
+	pthread_mutex_unlock(&p->lock);
+	track_alloc(p, block, s->bsize);
+	return block;
+}
+
 static void *__attribute__((noinline)) malloc_slow(struct dkm_pool *p, size_t size)
 {
 	struct dkm_tcache *tc;
@@ -1545,7 +1620,8 @@ static void *__attribute__((noinline)) malloc_slow(struct dkm_pool *p, size_t si
 		return NULL;
 	}
 	if (size > DKM_CLASS_MAX)
-		return large_alloc(p, size, DKM_SPAN_HEADER_SIZE);
+		return size <= DKM_MEDIUM_MAX ? medium_alloc(p, size)
+					      : large_alloc(p, size, DKM_SPAN_HEADER_SIZE);
 	tc = tcache_get(p);
 	if (!tc)
 		return NULL;
@@ -1621,6 +1697,9 @@ void *dkm_pool_memalign(struct dkm_pool *p, size_t align, size_t size)
 			return small_alloc(p, tc, c);
 		}
 	}
+	/* medium blocks are slot aligned */
+	if (size > DKM_CLASS_MAX && size <= DKM_MEDIUM_MAX && align <= DKM_SLOT_SIZE)
+		return medium_alloc(p, size);
 	return large_alloc(p, size, align);
 }
 
@@ -1741,6 +1820,36 @@ static inline struct dkm_slab *slab_lookup(struct dkm_segment *seg, uintptr_t a)
 	return s;
 }
 
+/*
+ * Free the medium block at ptr, found in the live slab segment seg without
+ * the lock: found again under it (another thread may have freed it
+ * meanwhile: -EALREADY), and its slots go back to the segment.
+ */
+static int __attribute__((noinline)) medium_free(struct dkm_segment *seg, void *ptr)
+{
+	struct dkm_pool *p = seg->pool;
+	struct dkm_dlist unmap;
+	struct dkm_slab *s;
+	int r = 0;
+
+	if (p->inherited)
+		return 0;
+	dl_init(&unmap);
+	pthread_mutex_lock(&p->lock);
+	s = slab_lookup(seg, (uintptr_t)ptr);
+	if (!s || s->cls != DKM_CLASS_MEDIUM || slab_used(s) != 1) {
+		r = -EALREADY;
+	} else {
+		track_free(p, ptr, s->bsize);
+		s->carved = 0;
+		s->used_rel = (uint16_t)(0 - s->slow_used); /* used 0 */
+		slab_release(p, s, &unmap);
+	}
+	pthread_mutex_unlock(&p->lock);
+	unmap_list(p, &unmap);
+	return r;
+}
+
 /* Every pointer the fast path does not handle: not a block, a large block, Valgrind. */
 static int __attribute__((noinline)) free_slow(void *ptr)
 {
@@ -1756,6 +1865,8 @@ static int __attribute__((noinline)) free_slow(void *ptr)
 	s = slab_lookup(seg, a);
 	if (!s)
 		return free_nonslab(seg, ptr);
+	if (DKM_UNLIKELY(s->cls == DKM_CLASS_MEDIUM))
+		return medium_free(seg, ptr);
 	if (blk_keyed(b))
 		return free_keyed(seg, s, b);
 	if (s->thread == my_thread()) {
@@ -1778,7 +1889,7 @@ static inline uint32_t ror32(uint32_t x, unsigned r)
 }
 
 /*
- * The fast path: ptr is a block of a live slab segment (one bit of the fast
+ * The fast path: ptr is a block of a live slab segment (one byte of the fast
  * map), its index follows from the slot's geometry (see dkm_slot_geo), it
  * does not carry the key of a free block, and the calling thread owns its
  * slab: push it onto the slab's free list. The segment is taken from the
@@ -2088,6 +2199,17 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 			if (h != i || s->bsize == 0)
 				continue;
 			nslabs++;
+			if (s->cls == DKM_CLASS_MEDIUM) {
+				CHECK(i > 0 && s->start == i << DKM_SLOT_SHIFT &&
+					      s->bsize == (uint32_t)s->nslots << DKM_SLOT_SHIFT &&
+					      s->nslots >= 1 && i + s->nslots <= DKM_SLOTS &&
+					      s->bsize <= DKM_MEDIUM_MAX && s->carved == 1 &&
+					      slab_used(s) == 1 && !s->free && !s->thread &&
+					      !atomic_load_explicit(&s->owner, memory_order_relaxed) &&
+					      s->where == DKM_SLAB_NONE,
+				      "medium block %p: geometry", (void *)slab_base(seg, s));
+				continue;
+			}
 			CHECK(s->start >> DKM_SLOT_SHIFT == i && s->bsize == class_size[s->cls] &&
 				      s->nslots == class_slots[s->cls] &&
 				      s->carved <= slab_capacity(s) && slab_used(s) <= s->carved,

@@ -2,7 +2,8 @@
 /*
  * The allocator core of libdaxkmem-client: size-class slabs carved from
  * segments, per-thread caches with no lock on the fast path, remote frees,
- * large blocks as their own spans, and constant-time pointer-to-segment
+ * medium blocks (to 2 MiB) as runs of whole 64 KiB slots of a segment, large
+ * blocks as their own spans, and constant-time pointer-to-segment
  * lookup. It knows nothing of the daemon: memory comes from a source (the
  * library maps brokered memfd regions; the unit tests map anonymous memory).
  *

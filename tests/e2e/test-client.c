@@ -184,6 +184,76 @@ START_TEST(test_calloc_realloc_memalign)
 }
 END_TEST
 
+/* Byte i of a block written by fill_bytes: survives realloc's copy. */
+static unsigned char pat_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 9));
+}
+
+static void fill_bytes(unsigned char *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		p[i] = pat_byte(i);
+}
+
+/*
+ * realloc across the tiers (small classes, medium blocks of whole 64 KiB
+ * slots up to 2 MiB, large spans), both ways: the contents move, usable
+ * sizes stay within a slot of the request for medium blocks, and a block
+ * that still fits stays where it is.
+ */
+START_TEST(test_realloc_tiers)
+{
+	static const size_t sizes[] = { 100, 200 << 10, 256 << 10, (256 << 10) + 1, 300 << 10,
+					MIB, MIB - 1000, 2 * MIB, 2 * MIB + 1, 3 * MIB,
+					700 << 10, 5000, 40, 1500 << 10, 16 };
+	struct daemon d;
+	unsigned char *p = NULL;
+	size_t cur = 0;
+
+	start(&d, NULL);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i], u, keep = cur < n ? cur : n;
+		unsigned char *q = daxkmem_realloc(i ? DAXKMEM_KIND_DETECT : DAXKMEM_KIND_KMEM, p, n);
+
+		ck_assert_ptr_nonnull(q);
+		for (size_t j = 0; j < keep; j += (j < 4096 ? 1 : 509))
+			ck_assert_msg(q[j] == pat_byte(j), "realloc(%zu -> %zu): byte %zu", cur, n, j);
+		if (keep)
+			ck_assert_uint_eq(q[keep - 1], pat_byte(keep - 1));
+		u = daxkmem_usable_size(DAXKMEM_KIND_DETECT, q);
+		ck_assert_uint_ge(u, n);
+		if (n > (256 << 10) && n <= 2 * MIB) {
+			if (q != p) /* a block that still fits is kept: then its size is the old one */
+				ck_assert_msg(u - n < (64 << 10), "realloc(%zu): usable %zu", n, u);
+			ck_assert_uint_eq((uintptr_t)q % (64 << 10), 0);
+		}
+		if (n == MIB - 1000)
+			ck_assert_ptr_eq(q, p); /* 1 MiB block, still fits */
+		ck_assert_int_eq(daxkmem_detect_kind(q), DAXKMEM_KIND_KMEM);
+		fill_bytes(q, 0, n);
+		p = q;
+		cur = n;
+	}
+	/* a medium block: 1 MiB costs 1 MiB (it took a 4 MiB span once) */
+	{
+		unsigned char *m = daxkmem_malloc(DAXKMEM_KIND_KMEM_ALL, MIB);
+
+		ck_assert_ptr_nonnull(m);
+		ck_assert_uint_eq(daxkmem_usable_size(DAXKMEM_KIND_DETECT, m), MIB);
+		fill_bytes(m, 0, MIB);
+		/* to another kind: moved, contents kept */
+		m = daxkmem_realloc(DAXKMEM_KIND_KMEM_PREFERRED, m, MIB + 5);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_int_eq(daxkmem_detect_kind(m), DAXKMEM_KIND_KMEM_PREFERRED);
+		ck_assert_uint_eq(m[MIB - 1], pat_byte(MIB - 1));
+		daxkmem_free(DAXKMEM_KIND_DETECT, m);
+	}
+	daxkmem_free(DAXKMEM_KIND_KMEM, p);
+	daemon_stop(&d);
+}
+END_TEST
+
 static void bad_frees(void *arg)
 {
 	int on_stack;
@@ -442,6 +512,7 @@ static Suite *client_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_kinds);
 	tcase_add_test(tc, test_calloc_realloc_memalign);
+	tcase_add_test(tc, test_realloc_tiers);
 	tcase_add_test(tc, test_bad_free_reported);
 	tcase_add_test(tc, test_quota_and_capacity);
 	tcase_add_test(tc, test_no_daemon);

@@ -360,7 +360,25 @@ START_TEST(test_large)
 		st = stats(p);
 		ck_assert_uint_eq(st.blocks, 1);
 		ck_assert_uint_eq(st.allocated_bytes, u);
-		if (n > DKM_CLASS_MAX) {
+		if (n > DKM_CLASS_MAX && n <= DKM_MEDIUM_MAX) {
+			/* medium: whole slots of a segment, at most one slot more than asked */
+			ck_assert_uint_eq((uintptr_t)a % DKM_SLOT_SIZE, 0);
+			ck_assert_uint_eq(u, (n + DKM_SLOT_SIZE - 1) & ~(DKM_SLOT_SIZE - 1));
+			ck_assert_uint_eq(st.mapped_bytes, (size_t)st.segments * SEG);
+			ck_assert_ptr_eq(dkm_block_pool(a + u - 1), p);
+			ck_assert_uint_eq(dkm_block_usable_size(a + 4096), 0);
+			ck_assert_int_eq(dkm_block_free(a + 16), -EINVAL);
+			ck_assert_int_eq(dkm_block_free(a + 4096), -EINVAL);
+			ck_assert_int_eq(dkm_block_free(a + DKM_SLOT_SIZE), -EINVAL);
+			ck_assert_int_eq(dkm_block_free(a + n - 1), -EINVAL);
+			check_pool(p);
+			ck_assert_int_eq(dkm_block_free(a), 0);
+			ck_assert_uint_eq(stats(p).blocks, 0);
+			/* freed: not a block any more */
+			ck_assert_int_eq(dkm_block_free(a), -EINVAL);
+			ck_assert_uint_eq(dkm_block_usable_size(a), 0);
+			check_pool(p);
+		} else if (n > DKM_CLASS_MAX) {
 			/* a span of its own, mapped for it, returned at once on free */
 			ck_assert_uint_eq((uintptr_t)a % 4096, 0);
 			ck_assert_int_eq(s.maps, maps + 1);
@@ -514,6 +532,195 @@ START_TEST(test_block_starts)
 	dkm_heap_thread_flush();
 	ck_assert_uint_eq(stats(p).segments, 0);
 	dkm_pool_destroy(p);
+	ck_assert_int_eq(s.maps, s.unmaps);
+}
+END_TEST
+
+/*
+ * Medium blocks: every size across the boundaries (small classes, slot
+ * counts, large), usable sizes within a slot of the request, packing into
+ * shared segments, alignment, and frees from other threads.
+ */
+static size_t expected_usable(size_t n)
+{
+	if (n <= DKM_CLASS_MAX)
+		return class_for(n ? n : 1);
+	if (n <= DKM_MEDIUM_MAX)
+		return (n + DKM_SLOT_SIZE - 1) & ~(DKM_SLOT_SIZE - 1);
+	return 0; /* large: at least n */
+}
+
+START_TEST(test_medium_sizes)
+{
+	struct tsrc s = { 0 };
+	struct dkm_pool *p = pool_new(&s, 0);
+	uint32_t seed = 7;
+
+	/* around the small/medium boundary, byte by byte */
+	for (size_t n = DKM_CLASS_MAX - 40; n <= DKM_CLASS_MAX + 40; n++) {
+		char *a = dkm_pool_malloc(p, n);
+
+		ck_assert_ptr_nonnull(a);
+		ck_assert_uint_eq(dkm_block_usable_size(a), expected_usable(n));
+		ck_assert_int_eq(dkm_block_free(a), 0);
+	}
+	/* around every slot count, and the medium/large boundary */
+	for (size_t k = 4; k <= DKM_MEDIUM_MAX / DKM_SLOT_SIZE + 2; k++) {
+		for (long d = -1; d <= 1; d++) {
+			size_t n = k * DKM_SLOT_SIZE + (size_t)d, u;
+			char *a = dkm_pool_malloc(p, n);
+
+			ck_assert_ptr_nonnull(a);
+			u = dkm_block_usable_size(a);
+			if (expected_usable(n))
+				ck_assert_msg(u == expected_usable(n), "malloc(%zu): usable %zu", n, u);
+			else
+				ck_assert_uint_ge(u, n);
+			if (n > DKM_CLASS_MAX && n <= DKM_MEDIUM_MAX) {
+				ck_assert_uint_eq((uintptr_t)a % DKM_SLOT_SIZE, 0);
+				ck_assert_uint_lt(u - n, DKM_SLOT_SIZE);
+			}
+			fill(a, u, seed);
+			ck_assert(intact(a, u, seed++));
+			ck_assert_ptr_eq(dkm_block_pool(a), p);
+			ck_assert_int_eq(dkm_block_free(a), 0);
+		}
+	}
+	/* medium memalign: slot alignment or less; more is large */
+	for (size_t align = 32; align <= 256 * KiB; align *= 2) {
+		char *a = dkm_pool_memalign(p, align, 300 * KiB);
+
+		ck_assert_ptr_nonnull(a);
+		ck_assert_uint_eq((uintptr_t)a % align, 0);
+		if (align <= DKM_SLOT_SIZE)
+			ck_assert_uint_eq(dkm_block_usable_size(a), 320 * KiB);
+		ck_assert_int_eq(dkm_block_free(a), 0);
+	}
+	ck_assert_uint_eq(stats(p).blocks, 0);
+	check_pool(p);
+	dkm_heap_thread_flush();
+	ck_assert_uint_eq(stats(p).segments, 0);
+	dkm_pool_destroy(p);
+	ck_assert_int_eq(s.maps, s.unmaps);
+}
+END_TEST
+
+START_TEST(test_medium_packing)
+{
+	struct tsrc s = { 0 };
+	struct dkm_pool *p = pool_new(&s, 0);
+	char *m[12], *small[64];
+	struct dkm_pool_stats st;
+
+	/* twelve 1 MiB blocks: 16 slots each, three to a segment, with small slabs beside */
+	for (unsigned i = 0; i < 12; i++) {
+		small[i] = dkm_pool_malloc(p, 100 + i * 1000);
+		m[i] = dkm_pool_malloc(p, MiB);
+		ck_assert_ptr_nonnull(m[i]);
+		ck_assert_uint_eq(dkm_block_usable_size(m[i]), MiB);
+		fill(m[i], MiB, i);
+	}
+	st = stats(p);
+	ck_assert_uint_le(st.segments, 6); /* was twelve 4 MiB spans */
+	ck_assert_uint_eq(st.blocks, 24);
+	for (unsigned i = 0; i < 12; i++) {
+		ck_assert(intact(m[i], MiB, i));
+		for (unsigned j = 0; j < i; j++)
+			ck_assert(m[j] + MiB <= m[i] || m[i] + MiB <= m[j]);
+	}
+	check_pool(p);
+	/* freed in another order; the slots are reused by small slabs and medium blocks alike */
+	for (unsigned i = 0; i < 12; i += 2)
+		ck_assert_int_eq(dkm_block_free(m[i]), 0);
+	for (unsigned i = 12; i < 64; i++) {
+		small[i] = dkm_pool_malloc(p, 40000);
+		ck_assert_ptr_nonnull(small[i]);
+	}
+	m[0] = dkm_pool_malloc(p, 2 * MiB);
+	ck_assert_ptr_nonnull(m[0]);
+	ck_assert_uint_eq(dkm_block_usable_size(m[0]), 2 * MiB);
+	fill(m[0], 2 * MiB, 99);
+	check_pool(p);
+	for (unsigned i = 1; i < 12; i += 2)
+		ck_assert(intact(m[i], MiB, i));
+	ck_assert(intact(m[0], 2 * MiB, 99));
+	for (unsigned i = 1; i < 12; i += 2)
+		ck_assert_int_eq(dkm_block_free(m[i]), 0);
+	ck_assert_int_eq(dkm_block_free(m[0]), 0);
+	for (unsigned i = 0; i < 64; i++)
+		ck_assert_int_eq(dkm_block_free(small[i]), 0);
+	ck_assert_uint_eq(stats(p).blocks, 0);
+	check_pool(p);
+	dkm_heap_thread_flush();
+	ck_assert_uint_eq(stats(p).segments, 0);
+	dkm_pool_destroy(p);
+	ck_assert_int_eq(s.maps, s.unmaps);
+}
+END_TEST
+
+/* Medium blocks allocated by some threads and freed by others, at once. */
+struct medium_ring {
+	struct dkm_pool *p;
+	_Atomic(char *) slot[64];
+	atomic_uint made, freed;
+	unsigned per_thread;
+};
+
+static void *medium_worker(void *arg)
+{
+	struct medium_ring *mr = arg;
+	uint64_t r = (uint64_t)(uintptr_t)&r | 1;
+
+	for (unsigned i = 0; i < mr->per_thread; i++) {
+		size_t n = DKM_CLASS_MAX + 1 + rnd(&r) % (DKM_MEDIUM_MAX - DKM_CLASS_MAX);
+		char *a = dkm_pool_malloc(mr->p, n), *old;
+		unsigned k = (unsigned)(rnd(&r) % 64);
+
+		ck_assert_ptr_nonnull(a);
+		ck_assert_uint_lt(dkm_block_usable_size(a) - n, DKM_SLOT_SIZE);
+		/* the size in the first word, a pattern at the end */
+		*(size_t *)a = n;
+		memset(a + n - 64, (int)(n & 0xff), 64);
+		atomic_fetch_add(&mr->made, 1);
+		old = atomic_exchange(&mr->slot[k], a);
+		if (old) {
+			size_t m = *(size_t *)old;
+
+			for (size_t j = m - 64; j < m; j++)
+				ck_assert_uint_eq((uint8_t)old[j], m & 0xff);
+			ck_assert_int_eq(dkm_block_free(old), 0); /* most often another thread's */
+			atomic_fetch_add(&mr->freed, 1);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_medium_remote)
+{
+	struct tsrc s = { 0 };
+	struct medium_ring mr = { .per_thread = 300 };
+	pthread_t th[4];
+
+	mr.p = pool_new(&s, SEG);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, medium_worker, &mr), 0);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	ck_assert_uint_eq(stats(mr.p).blocks, mr.made - mr.freed);
+	check_pool(mr.p);
+	for (unsigned k = 0; k < 64; k++) {
+		char *a = atomic_load(&mr.slot[k]);
+
+		if (a) {
+			/* a double free from another thread: the block is gone */
+			ck_assert_int_eq(dkm_block_free(a), 0);
+			ck_assert_int_eq(free_in_thread(a), -EINVAL);
+		}
+	}
+	ck_assert_uint_eq(stats(mr.p).blocks, 0);
+	check_pool(mr.p);
+	dkm_heap_thread_flush();
+	dkm_pool_destroy(mr.p);
 	ck_assert_int_eq(s.maps, s.unmaps);
 }
 END_TEST
@@ -1276,8 +1483,10 @@ START_TEST(test_random_shadow)
 
 		if (alloc) {
 			unsigned d = (unsigned)(rnd(&r) % 100);
-			size_t size = d < 85 ? rnd(&r) % 1025 : d < 97 ? rnd(&r) % 32769
-								       : rnd(&r) % (300 * 1024);
+			size_t size = d < 85   ? rnd(&r) % 1025
+				      : d < 97 ? rnd(&r) % 32769
+				      : d < 99 ? rnd(&r) % (300 * 1024)
+					       : rnd(&r) % (DKM_MEDIUM_MAX + 512 * KiB); /* medium, large */
 			size_t align = 0;
 			struct live l;
 
@@ -1291,6 +1500,8 @@ START_TEST(test_random_shadow)
 			l.size = size;
 			l.usable = dkm_block_usable_size(l.p);
 			ck_assert_uint_ge(l.usable, size);
+			if (size > DKM_CLASS_MAX && size <= DKM_MEDIUM_MAX && align <= DKM_SLOT_SIZE)
+				ck_assert_uint_lt(l.usable - size, DKM_SLOT_SIZE);
 			l.seed = (uint32_t)rnd(&r);
 			fill(l.p, l.size, l.seed);
 			sorted_insert(&live, l);
@@ -1458,6 +1669,8 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_large);
 	tcase_add_test(tc, test_large_retained);
 	tcase_add_test(tc, test_block_starts);
+	tcase_add_test(tc, test_medium_sizes);
+	tcase_add_test(tc, test_medium_packing);
 	tcase_add_test(tc, test_double_free);
 	tcase_add_test(tc, test_foreign_pointers);
 	tcase_add_test(tc, test_source_failure);
@@ -1472,6 +1685,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tt, test_many_threads);
 	tcase_add_test(tt, test_thread_exit);
 	tcase_add_test(tt, test_remote_double_free_race);
+	tcase_add_test(tt, test_medium_remote);
 	tcase_add_test(tt, test_flush_race);
 	suite_add_tcase(s, tt);
 	return s;
