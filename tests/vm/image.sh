@@ -380,8 +380,16 @@ for f in "$here"/guest/*; do
 	put "$st" "$f" "/usr/lib/dkm-vm/$(basename "$f")"
 done
 
-# A `meson install --destdir` tree, as a package would install it.
+# A `meson install --destdir` tree, as a package would install it, with
+# its socket enabled (as a package's preset would); the guest's own units.
 if [ -n "$destdir" ]; then
+	for f in "$here"/guest/units/*; do
+		put "$st" "$f" "/etc/systemd/system/$(basename "$f")"
+	done
+	sock=$(cd "$destdir" && find . -name daxkmemd.socket -print -quit)
+	[ -n "$sock" ] || die "no daxkmemd.socket in $destdir"
+	mkdir -p "$st/etc/systemd/system/sockets.target.wants"
+	ln -s "${sock#.}" "$st/etc/systemd/system/sockets.target.wants/daxkmemd.socket"
 	[ -d "$destdir" ] || die "no staged install at $destdir"
 	while read -r rel; do
 		p=/${rel#./}
