@@ -24,9 +24,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
 cache=${DAXKMEM_VM_CACHE:-${HOME:-/root}/.cache/daxkmem-vm}
-build= out= destdir= with_systemd=0
+build='' out='' destdir='' with_systemd=0
 # The modules the guest loads (their dependencies come from modules.dep).
 modules=(nfit nd_pmem dax_pmem device_dax kmem)
 # Host programs in the base image (with their libraries).
@@ -48,7 +47,7 @@ while [ $# -gt 0 ]; do
 	*) usage ;;
 	esac
 done
-[ -n "$build" ] && [ -n "$out" ] || usage
+if [ -z "$build" ] || [ -z "$out" ]; then usage; fi
 build=$(cd "$build" && pwd)
 
 log() { echo "image.sh: $*" >&2; }
@@ -136,8 +135,8 @@ kver_deb=
 [ -z "$kpkg" ] || kver_deb=$(apt-cache policy "$kpkg" 2>/dev/null | awk -F'[ \t]+' '$2 == "Candidate:" { print $3 }')
 if [ -z "$kpkg" ] || [ -z "$kver_deb" ] || [ "$kver_deb" = "(none)" ]; then
 	# No package lists: use the newest kernel already cached, if any.
-	kdir=$(ls -1dt "$cache"/kernel/linux-image-*/ 2>/dev/null | head -n 1) ||
-		true
+	# shellcheck disable=SC2012 # our own names, no blanks
+	kdir=$(ls -1dt "$cache"/kernel/linux-image-*/ 2>/dev/null | head -n 1) || true
 	[ -n "$kdir" ] || die "cannot find the package linux-image-amd64 depends on (apt-get update?)"
 	kdir=${kdir%/}
 	log "no package lists: using the cached $(basename "$kdir")"
@@ -253,6 +252,7 @@ if [ ! -f "$base.cpio" ]; then
 	mv "$tmp/base.cpio" "$base.cpio"
 	rm -rf "$st"
 	# Keep the four newest base images.
+	# shellcheck disable=SC2012 # our own names, no blanks
 	ls -1t "$cache"/base-*.cpio 2>/dev/null | tail -n +5 | while read -r old; do
 		rm -f "${old%.cpio}".{cpio,list,vmlinuz}
 	done
@@ -306,6 +306,7 @@ if [ $with_systemd -eq 1 ]; then
 		mv "$tmp/sd.list" "$sd_layer.list"
 		mv "$tmp/sd.cpio" "$sd_layer.cpio"
 		rm -rf "$st"
+		# shellcheck disable=SC2012 # our own names, no blanks
 		ls -1t "$cache"/systemd-*.cpio 2>/dev/null | tail -n +3 | while read -r old; do
 			rm -f "${old%.cpio}".{cpio,list}
 		done
@@ -366,7 +367,7 @@ put_prog "$build/client/alloc-demo" /usr/bin/alloc-demo
 for d in "$build/tests/tools" "$build/tests/vm/guest"; do
 	[ -d "$d" ] || continue
 	for f in "$d"/*; do
-		[ -f "$f" ] && [ -x "$f" ] && is_elf "$f" || continue
+		if [ ! -f "$f" ] || [ ! -x "$f" ] || ! is_elf "$f"; then continue; fi
 		put_prog "$f" "/usr/bin/$(basename "$f")"
 	done
 done

@@ -5,7 +5,7 @@
 # print its TAP lines and "N passed, N failed" (see tests/vm/README.md).
 #
 #   run-vm.sh [--build-dir BUILD] [--variant VARIANT] [--suite SUITE]
-#             [--log-dir DIR] [--timeout SECONDS] [--keep] [-v]
+#             [--log-dir DIR] [--timeout SECONDS] [--append ARGS] [--keep] [-v]
 #
 #   --build-dir  meson build directory with the programs (default: build)
 #   --variant    seed (default), nohmat, normal, autoonline, tied, systemd
@@ -16,8 +16,11 @@
 #                BUILD/tests/vm/logs/VARIANT-SUITE)
 #   --timeout    hard limit on QEMU, in seconds (default 240); the guest
 #                gives the suite 50 s less
+#   --append     more kernel command line (dkm.NAME=VALUE reaches the suite
+#                as DKM_NAME in upper case, see guest/init)
 #   --keep       keep the image and NVDIMM files in the log directory
-#   -v           stream the serial console while the guest runs
+#   -v           stream the serial console while the guest runs, and have
+#                the suite show the output of passing checks too
 #
 # Environment: DAXKMEM_VM_CACHE (image cache, default ~/.cache/daxkmem-vm),
 # DAXKMEM_VM_ACCEL=kvm (use KVM instead of TCG).
@@ -34,10 +37,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-build=$src/build variant=seed suite= logdir= timeout_s=240 keep=0 verbose=0
+build=$src/build variant=seed suite='' logdir='' timeout_s=240 keep=0 verbose=0 append=''
 
 usage() {
-	sed -n '5,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--log-dir) logdir=${2:?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--append) append=${2:?}; shift 2 ;;
 	-v) verbose=1; shift ;;
 	*) usage ;;
 	esac
@@ -130,6 +134,7 @@ hmat=1
 
 machine=pc,nvdimm=on
 [ $hmat -eq 0 ] || machine+=,hmat=on
+# shellcheck disable=SC2054 # commas inside QEMU's arguments
 args=(
 	-name "dkm-vm-$variant" -nodefaults -display none -monitor none -no-reboot
 	-machine "$machine" -cpu max -smp 2,sockets=2,cores=1,threads=1
@@ -140,7 +145,7 @@ args=(
 if [ "${DAXKMEM_VM_ACCEL:-tcg}" = kvm ]; then
 	args+=(-accel kvm)
 else
-	args+=(-accel tcg,thread=multi)
+	args+=(-accel "tcg,thread=multi")
 fi
 for n in 0 1; do
 	args+=(-object "memory-backend-ram,id=mem$n,size=512M" -numa "node,nodeid=$n,memdev=mem$n")
@@ -152,7 +157,7 @@ for n in 2 3; do
 		args+=(-numa "node,nodeid=$n")
 	fi
 done
-args+=(-numa cpu,node-id=0,socket-id=0 -numa cpu,node-id=1,socket-id=1)
+args+=(-numa "cpu,node-id=0,socket-id=0" -numa "cpu,node-id=1,socket-id=1")
 for a in 0 1 2; do
 	for ((b = a + 1; b < 4; b++)); do
 		args+=(-numa "dist,src=$a,dst=$b,val=$(distance $a $b)")
@@ -190,6 +195,8 @@ case $variant in
 autoonline) cmdline+=" memhp_default_state=online_movable" ;;
 systemd) cmdline+=" dkm.init=systemd" ;;
 esac
+[ $verbose -eq 0 ] || cmdline+=" dkm.verbose=1"
+[ -z "$append" ] || cmdline+=" $append"
 args+=(
 	-kernel "$run/vmlinuz" -initrd "$run/initrd" -append "$cmdline"
 	-serial "file:$logdir/console.log" -serial "file:$logdir/tap.log"

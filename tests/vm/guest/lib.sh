@@ -19,6 +19,8 @@
 #   DKM_VARIANT  seed, nohmat, normal, autoonline, tied or systemd
 #   DKM_NVDIMMS  number of NVDIMMs (each its own memory-only node)
 #   DKM_INIT     busybox (init runs the suite) or systemd (a unit runs it)
+#   DKM_VERBOSE  1: check shows the output of passing checks too (run-vm.sh -v)
+#   DKM_<NAME>   any other dkm.<name>=VALUE (run-vm.sh --append)
 set -euo pipefail
 
 if [ -r /run/dkm-vm/env ]; then
@@ -111,6 +113,9 @@ expect() {
 	return 0
 }
 
+# any_failed: whether a test of this suite failed so far.
+any_failed() { [ "$_dkm_failed" -gt 0 ]; }
+
 # bail MSG: stop the suite here (the host counts it as a failure).
 bail() {
 	echo "Bail out! $*"
@@ -158,7 +163,9 @@ variant_is() {
 # --- The machine's topology, as run-vm.sh builds it for each variant --------------
 
 # The CPU nodes and the memory-only (NVDIMM) nodes.
+# shellcheck disable=SC2034 # for the suites
 DKM_CPU_NODES="0 1"
+# shellcheck disable=SC2034
 DKM_PMEM_NODES="2 3"
 
 # expected_distances NODE: the node's row of the distance matrix.
@@ -283,11 +290,11 @@ daemon_start() {
 
 # daemon_stop: SIGTERM, and its exit status (0 for a clean stop).
 daemon_stop() {
-	local pid=$DKM_DAEMON_PID rc=0 i
+	local pid=$DKM_DAEMON_PID rc=0
 	[ -n "$pid" ] || return 0
 	DKM_DAEMON_PID=
 	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -5,6 +5,7 @@
 # NVDIMMs are devdax devices; daxctl makes them system-ram (the daemon will
 # do it itself later); daxkmemd sees nodes 2 and 3 as kmem nodes, and a
 # client on CPU 0 gets memory on node 2, on CPU 1 on node 3.
+# shellcheck source=lib.sh
 . /usr/lib/dkm-vm/lib.sh
 
 diag "variant $DKM_VARIANT, auto-online policy $(auto_online), kernel $(uname -r)"
@@ -27,7 +28,7 @@ done
 expect "dax devices target nodes 2 and 3" "2 3" \
 	sh -c 'cat /sys/bus/dax/devices/*/target_node | sort -n | tr "\n" " "'
 check "daxctl lists the devices in devdax mode" \
-	sh -c 'daxctl list | jq -e "length == $DKM_NVDIMMS and all(.[]; .mode == \"devdax\")"'
+	sh -c "daxctl list | jq -e 'length == $DKM_NVDIMMS and all(.[]; .mode == \"devdax\")'"
 
 # The system-ram conversion, by hand until the daemon does it (reconfigure=).
 if variant_is normal; then
@@ -109,6 +110,7 @@ check "print-topology: no problems" jq_check "$topo" '.problems == []' '.problem
 conf=("socket_group =")
 variant_is normal && conf+=("online = normal")
 daemon_config "${conf[@]}"
+# shellcheck disable=SC2119 # no extra options
 if daemon_start; then
 	pass "daxkmemd serves $DKM_SOCKET"
 else
@@ -207,5 +209,5 @@ if daemon_stop; then
 else
 	failed "daxkmemd stops cleanly on SIGTERM"
 fi
-[ "$_dkm_failed" -eq 0 ] || daemon_log
+! any_failed || daemon_log
 finish

@@ -6,6 +6,7 @@
 # client activates daxkmemd.service (Type=notify, hardened) through it;
 # systemctl stops, starts and reloads it; the daemon keeps its placement and,
 # inside its sandbox, can still reconfigure dax devices.
+# shellcheck source=lib.sh
 . /usr/lib/dkm-vm/lib.sh
 
 unit_state() { systemctl show -P "$2" "$1"; }
@@ -26,9 +27,8 @@ check "systemd-sysusers made the group daxkmem" grep -q '^daxkmem:' /etc/group
 expect "daxkmemd.socket is enabled" enabled systemctl is-enabled daxkmemd.socket
 expect "daxkmemd.socket is active from boot" active systemctl is-active daxkmemd.socket
 expect "daxkmemd.service waits for its first client" inactive unit_state daxkmemd.service ActiveState
-check "the socket is /run/daxkmemd/daxkmemd.sock, 0660, group daxkmem" \
-	sh -c 'test -S /run/daxkmemd/daxkmemd.sock &&
-	       [ "$(stat -c "%a %G" /run/daxkmemd/daxkmemd.sock)" = "660 daxkmem" ]'
+sock_perms() { test -S "$DKM_SOCKET" && stat -c "%a %G" "$DKM_SOCKET"; }
+expect "the socket is $DKM_SOCKET, 0660, group daxkmem" "660 daxkmem" sock_perms
 
 # The memory the daemon brokers (by hand here; the daemon does it below).
 check "daxctl reconfigure-device -m system-ram all" dax_to_system_ram all
@@ -43,8 +43,8 @@ check "the daemon's STATUS= reached systemd" \
 	sh -c 'systemctl show -P StatusText daxkmemd.service | tee /dev/stderr | grep -q serving'
 check "status: nodes 2 and 3 are kmem" \
 	jq_check /run/dkm-vm/status.json '[.nodes[] | select(.kind == "kmem") | .id] == [2, 3]' '.nodes'
-expect "the service runs /usr/local/sbin/daxkmemd" /usr/local/sbin/daxkmemd \
-	sh -c 'readlink /proc/$(systemctl show -P MainPID daxkmemd.service)/exe'
+main_exe() { readlink "/proc/$(main_pid)/exe"; }
+expect "the service runs /usr/local/sbin/daxkmemd" /usr/local/sbin/daxkmemd main_exe
 
 # --- The sandbox ---------------------------------------------------------------------------
 
@@ -104,8 +104,8 @@ check "daxkmemctl devices --json lists both in system-ram mode" \
 
 check "systemctl stop daxkmemd.socket daxkmemd.service" systemctl stop daxkmemd.socket daxkmemd.service
 check "the socket is gone (RemoveOnStop=yes)" test ! -e /run/daxkmemd/daxkmemd.sock
-expect "daxkmemd.service stopped cleanly" "inactive dead success" \
-	sh -c 'echo $(systemctl show -P ActiveState daxkmemd.service) $(systemctl show -P SubState daxkmemd.service) $(systemctl show -P Result daxkmemd.service)'
+states() { echo "$(unit_state "$1" ActiveState) $(unit_state "$1" SubState) $(unit_state "$1" Result)"; }
+expect "daxkmemd.service stopped cleanly" "inactive dead success" states daxkmemd.service
 
-[ "$_dkm_failed" -eq 0 ] || { diag "journal of daxkmemd:"; diag_journal; }
+! any_failed || { diag "journal of daxkmemd:"; diag_journal; }
 finish
