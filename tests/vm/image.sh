@@ -128,6 +128,16 @@ cpio_of() {
 
 # --- Kernel ------------------------------------------------------------------
 
+# The most recently unpacked kernel in the cache, if any.
+newest_cached_kernel() {
+	local d best=''
+	for d in "$cache"/kernel/linux-image-*; do
+		[ -f "$d/done" ] || continue
+		if [ -z "$best" ] || [ "$d/done" -nt "$best/done" ]; then best=$d; fi
+	done
+	echo "$best"
+}
+
 # The versioned package linux-image-amd64 depends on, and its candidate version.
 kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
 	awk -F'[ \t]+' '$2 == "Depends:" && $3 ~ /^linux-image-/ { print $3; exit }') || true
@@ -135,10 +145,8 @@ kver_deb=
 [ -z "$kpkg" ] || kver_deb=$(apt-cache policy "$kpkg" 2>/dev/null | awk -F'[ \t]+' '$2 == "Candidate:" { print $3 }')
 if [ -z "$kpkg" ] || [ -z "$kver_deb" ] || [ "$kver_deb" = "(none)" ]; then
 	# No package lists: use the newest kernel already cached, if any.
-	# shellcheck disable=SC2012 # our own names, no blanks
-	kdir=$(ls -1dt "$cache"/kernel/linux-image-*/ 2>/dev/null | head -n 1) || true
+	kdir=$(newest_cached_kernel)
 	[ -n "$kdir" ] || die "cannot find the package linux-image-amd64 depends on (apt-get update?)"
-	kdir=${kdir%/}
 	log "no package lists: using the cached $(basename "$kdir")"
 else
 	kdir=$cache/kernel/${kpkg}_$kver_deb
@@ -147,12 +155,27 @@ kname=$(basename "$kdir")
 krel=${kname#linux-image-}
 krel=${krel%%_*}
 
+# The archive may offer a newer kernel than the cached one while it cannot be
+# reached: keep testing with the cached one then.
 if [ ! -f "$kdir/done" ]; then
-	log "downloading and unpacking $kpkg $kver_deb"
-	mkdir -p "$tmp/deb" "$tmp/bin"
+	mkdir -p "$tmp/deb"
 	chmod 0777 "$tmp/deb"  # apt-get download as _apt
-	(cd "$tmp/deb" && apt-get download -q "$kpkg=$kver_deb") >"$tmp/apt.log" 2>&1 ||
-		{ cat "$tmp/apt.log" >&2; die "apt-get download $kpkg=$kver_deb failed"; }
+	if ! (cd "$tmp/deb" && apt-get download -q "$kpkg=$kver_deb") >"$tmp/apt.log" 2>&1; then
+		old=$(newest_cached_kernel)
+		if [ -z "$old" ]; then
+			cat "$tmp/apt.log" >&2
+			die "apt-get download $kpkg=$kver_deb failed"
+		fi
+		log "apt-get download $kpkg=$kver_deb failed: using the cached $(basename "$old")"
+		kdir=$old
+		kname=$(basename "$kdir")
+		krel=${kname#linux-image-}
+		krel=${krel%%_*}
+	fi
+fi
+if [ ! -f "$kdir/done" ]; then
+	log "unpacking $kpkg $kver_deb"
+	mkdir -p "$tmp/bin"
 	dpkg -x "$tmp"/deb/*.deb "$tmp/x"
 	[ -f "$tmp/x/boot/vmlinuz-$krel" ] || die "no /boot/vmlinuz-$krel in $kpkg"
 	# kmod dispatches on argv[0]
