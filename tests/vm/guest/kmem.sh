@@ -108,9 +108,13 @@ check "more than all kmem nodes hold: KMEM_ALL 3 GiB refused" probe '^error ENOM
 check "no process was killed by the OOM killer" no_oom
 
 # --- 5. Memory comes back: release, and a killed client --------------------------------
+# settle first: the regions of the section above are still being freed
+check "nothing granted on node 3 before measuring" wait_for 10 granted_is 3 0
+sleep 1
 before=$(node_free_mib 3)
 if hold_start rel 1 dkm-probe --hold region kmem 400M; then
-	check "node 3 free dropped by 400 MiB while held" test "$(node_free_mib 3)" -le $((before - 390))
+	# within 24 MiB: in the normal zone the kernel's own allocations use node 3 too
+	check "node 3 free dropped by 400 MiB while held" test "$(node_free_mib 3)" -le $((before - 376))
 	hold_stop rel || failed "the releasing client exited cleanly"
 	check "released: node 3 free memory back within 8 MiB" wait_for 10 free_at_least 3 $((before - 8))
 fi
