@@ -14,6 +14,11 @@ zone=movable
 variant_is normal && zone=normal
 movable=true
 [ $zone = movable ] || movable=false
+# Free memory comes back within TOL MiB. In the normal zone the kernel's own
+# allocations (page cache, slab) use the kmem nodes too and come and go, so
+# the figure is noisier there.
+tol=8
+[ $zone = movable ] || tol=32
 export DAXKMEM_SOCKET=$DKM_SOCKET
 
 devices_json() { daxkmemctl devices --json >"$DKM_RUN/devices.json"; }
@@ -113,17 +118,16 @@ check "nothing granted on node 3 before measuring" wait_for 10 granted_is 3 0
 sleep 1
 before=$(node_free_mib 3)
 if hold_start rel 1 dkm-probe --hold region kmem 400M; then
-	# within 24 MiB: in the normal zone the kernel's own allocations use node 3 too
-	check "node 3 free dropped by 400 MiB while held" test "$(node_free_mib 3)" -le $((before - 376))
+	check "node 3 free dropped by 400 MiB while held" test "$(node_free_mib 3)" -le $((before - 400 + tol * 3))
 	hold_stop rel || failed "the releasing client exited cleanly"
-	check "released: node 3 free memory back within 8 MiB" wait_for 10 free_at_least 3 $((before - 8))
+	check "released: node 3 free memory back within $tol MiB" wait_for 10 free_at_least 3 $((before - tol))
 fi
 if hold_start kill 1 dkm-probe --hold region kmem 400M; then
 	check "node 3 granted 400 MiB" granted_is 3 $((400 * MIB))
 	kill -KILL "${HOLD_PID[kill]}"
 	hold_stop kill || true
 	check "killed: nothing granted on node 3" wait_for 10 granted_is 3 0
-	check "killed: node 3 free memory back within 8 MiB" wait_for 10 free_at_least 3 $((before - 8))
+	check "killed: node 3 free memory back within $tol MiB" wait_for 10 free_at_least 3 $((before - tol))
 fi
 
 # --- 6. Back to devdax, refused while a grant remains -----------------------------------
