@@ -328,6 +328,9 @@ int dkm_dax_reconfigure(const struct dkm_dax_ops *ops, void *be, const struct dk
 		snprintf(err, errsize, "reading the dax devices: %s", strerror(-r));
 		return r;
 	}
+	/* uuids select devices: needed once, not on every re-read after an operation */
+	if (ops->uuids)
+		ops->uuids(be, v, n);
 	sel = calloc(n ? n : 1, sizeof(*sel));
 	if (!sel) {
 		free(v);
@@ -479,11 +482,12 @@ static void format_uuid(const unsigned char *u, char *out, size_t size)
 }
 
 /* Namespace uuids of devdax namespaces, by the dax device names they hold. */
-static void add_uuids(struct dkm_dax_info *v, unsigned n)
+static void add_uuids(void *be, struct dkm_dax_info *v, unsigned n)
 {
 	struct ndctl_ctx *nctx;
 	struct ndctl_bus *bus;
 
+	(void)be;
 	if (!n || ndctl_new(&nctx) < 0)
 		return;
 	ndctl_set_log_fn(nctx, ndctl_log);
@@ -578,7 +582,6 @@ static int daxctl_scan(void *be, struct dkm_dax_info **ret, unsigned *nret)
 			}
 		}
 	daxctl_unref(ctx);
-	add_uuids(v, n);
 	*ret = v;
 	*nret = n;
 	return 0;
@@ -664,6 +667,7 @@ static int daxctl_offline(void *be, const char *name)
 
 const struct dkm_dax_ops dkm_dax_daxctl_ops = {
 	.scan = daxctl_scan,
+	.uuids = add_uuids,
 	.disable = daxctl_disable,
 	.enable_ram = daxctl_enable_ram,
 	.enable_devdax = daxctl_enable_devdax,

@@ -42,6 +42,8 @@ struct dkm_dax_info {
 /* Device operations. Each returns 0 (online/offline: blocks changed, >= 0) or -errno. */
 struct dkm_dax_ops {
 	int (*scan)(void *be, struct dkm_dax_info **ret, unsigned *n); /* *ret: free() */
+	/* Optional: fill in namespace uuids (slow: a whole nvdimm bus walk), when scan does not. */
+	void (*uuids)(void *be, struct dkm_dax_info *v, unsigned n);
 	int (*disable)(void *be, const char *name);
 	int (*enable_ram)(void *be, const char *name);
 	int (*enable_devdax)(void *be, const char *name);

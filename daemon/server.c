@@ -469,6 +469,8 @@ static void handle_devices(struct conn *c, const struct dkm_msg *m)
 	/* namespace uuids come from libndctl, which knows only the live /sys */
 	if (s->live && dkm_dax_daxctl_ops.scan(NULL, &live, &nlive) < 0)
 		nlive = 0;
+	if (nlive)
+		dkm_dax_daxctl_ops.uuids(NULL, live, nlive);
 	len = sizeof(hdr) + (size_t)n * sizeof(struct dkm_device_entry);
 	buf = calloc(1, len);
 	if (!buf) {
