@@ -77,6 +77,10 @@ check "status: nodes 2 and 3 are kmem, 896 MiB each" jq_check "$DKM_RUN/status.j
 check "status: distances of the seed" jq_check "$DKM_RUN/status.json" \
 	'[.nodes[] | [.distances["0"], .distances["1"], .distances["2"], .distances["3"]]] == [[10,21,17,28],[21,10,28,17],[17,28,10,28],[28,17,28,10]]' '.nodes'
 check "a second reconfigure has nothing to do" sh -c "daxkmemctl reconfigure | tee /dev/stderr | grep -c 'nothing to do' | grep -qx 2"
+uuid0=$(daxkmemctl devices --json | jq -r '.devices[] | select(.name == "dax0.0") | .uuid')
+check "devices: dax0.0 has its namespace's uuid" sh -c "ndctl list -N | jq -e --arg u '$uuid0' 'map(.uuid) | index(\$u) != null'"
+check "reconfigure selects a device by its namespace uuid" sh -c "
+	daxkmemctl reconfigure --dry-run $uuid0 | tee /dev/stderr | grep -q '^dax0.0: nothing to do'"
 
 # --- 3. Placement by CPU node, seen from the client and from outside -------------------
 check "CPU 0: KMEM blocks on node 2" probe '^ok .* nodes=2:[0-9]+ kind=kmem$' --cpu 0 malloc kmem 4K 256
