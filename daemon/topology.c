@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include "topology.h"
+/*
+ * Reading the node map (topology.h) from a sysfs root: the online nodes and,
+ * per node, its cpulist, meminfo, distance row and HMAT attributes; the
+ * memory tiers; each node's kind (from the dax devices, which topology-dax.c
+ * reads, or from kmem_nodes=); putting a map together, with the problems met
+ * on the way, and freeing it. Also the fresh figures the broker re-reads:
+ * one node's meminfo and the high watermarks of /proc/zoneinfo.
+ */
+#include "topology-internal.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -15,24 +23,18 @@
 #include "util/sysfs.h"
 
 #define NODE_DIR "devices/system/node"
-#define MEMORY_DIR "devices/system/memory"
 #define TIER_DIR "devices/virtual/memory_tiering"
-#define DAX_DIR "bus/dax/devices"
 
 /* ======================================================================
  * Problems
  * ====================================================================== */
 
-DKM_PRINTF(2, 3)
-static void problem(struct dkm_topology *t, const char *fmt, ...)
+void dkm_topo_vproblem(struct dkm_topology *t, const char *fmt, va_list ap)
 {
 	char **p, *s;
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
 	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return; /* out of memory: the figure is still marked unknown */
 	p = realloc(t->problems, (t->nproblems + 1) * sizeof(*p));
@@ -44,7 +46,7 @@ static void problem(struct dkm_topology *t, const char *fmt, ...)
 	t->problems[t->nproblems++] = s;
 }
 
-static int is_dir(const char *root, const char *rel)
+int dkm_topo_is_dir(const char *root, const char *rel)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -55,8 +57,8 @@ static int is_dir(const char *root, const char *rel)
 }
 
 /* Names in root/dir matching prefix + digits (+ optional ".digits"), sorted naturally. */
-static int list_numbered(const char *root, const char *dir, const char *prefix, char ***ret,
-			 unsigned *ret_n)
+int dkm_topo_list_numbered(const char *root, const char *dir, const char *prefix, char ***ret,
+			   unsigned *ret_n)
 {
 	char path[PATH_MAX];
 	struct dirent **ents;
@@ -108,7 +110,7 @@ out:
 	return r;
 }
 
-static void free_names(char **names, unsigned n)
+void dkm_topo_free_names(char **names, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		free(names[i]);
@@ -143,7 +145,7 @@ static int read_online(struct dkm_topology *t)
 		problem(t, "%s/online: %s; using the node directories", NODE_DIR, strerror(-r));
 	}
 	/* Fall back to the directories that exist. */
-	r = list_numbered(t->root, NODE_DIR, "node", &names, &n);
+	r = dkm_topo_list_numbered(t->root, NODE_DIR, "node", &names, &n);
 	if (r < 0)
 		return r == -ENOMEM ? r : -ENOENT;
 	for (unsigned i = 0; i < n && r == 0; i++) {
@@ -152,7 +154,7 @@ static int read_online(struct dkm_topology *t)
 		if (dkm_parse_int(names[i] + 4, &id) == 0 && id >= 0)
 			r = dkm_bitmap_set(&t->online, (unsigned)id);
 	}
-	free_names(names, n);
+	dkm_topo_free_names(names, n);
 	return r;
 }
 
@@ -300,7 +302,7 @@ static void read_hmat(struct dkm_topology *t, struct dkm_node *node)
 	for (unsigned i = 0; i < 4; i++)
 		*vals[i] = DKM_UNKNOWN_U64;
 	snprintf(dir, sizeof(dir), NODE_DIR "/node%d/access0/initiators", node->id);
-	if (!is_dir(t->root, dir))
+	if (!dkm_topo_is_dir(t->root, dir))
 		return;
 	node->hmat.present = true;
 	for (unsigned i = 0; i < 4; i++) {
@@ -312,14 +314,14 @@ static void read_hmat(struct dkm_topology *t, struct dkm_node *node)
 		if (r < 0)
 			*vals[i] = DKM_UNKNOWN_U64;
 	}
-	if (list_numbered(t->root, dir, "node", &ents, &n) == 0) {
+	if (dkm_topo_list_numbered(t->root, dir, "node", &ents, &n) == 0) {
 		for (unsigned i = 0; i < n; i++) {
 			int id;
 
 			if (dkm_parse_int(ents[i] + 4, &id) == 0 && id >= 0)
 				(void)dkm_bitmap_set(&node->hmat.initiators, (unsigned)id);
 		}
-		free_names(ents, n);
+		dkm_topo_free_names(ents, n);
 	}
 }
 
@@ -339,7 +341,7 @@ static int read_node(struct dkm_topology *t, struct dkm_node *node)
 	node->hmat.read_bandwidth = node->hmat.write_bandwidth = DKM_UNKNOWN_U64;
 
 	snprintf(dir, sizeof(dir), NODE_DIR "/node%d", node->id);
-	if (!is_dir(t->root, dir)) {
+	if (!dkm_topo_is_dir(t->root, dir)) {
 		problem(t, "node %d: listed online but %s/node%d is missing", node->id, NODE_DIR,
 			node->id);
 		return 0;
@@ -394,10 +396,10 @@ static void read_tiers(struct dkm_topology *t)
 	char **names;
 	unsigned n;
 
-	if (!is_dir(t->root, TIER_DIR))
+	if (!dkm_topo_is_dir(t->root, TIER_DIR))
 		return;
 	t->has_tiers = true;
-	if (list_numbered(t->root, TIER_DIR, "memory_tier", &names, &n) < 0) {
+	if (dkm_topo_list_numbered(t->root, TIER_DIR, "memory_tier", &names, &n) < 0) {
 		problem(t, "%s: cannot list it", TIER_DIR);
 		return;
 	}
@@ -424,143 +426,7 @@ static void read_tiers(struct dkm_topology *t)
 		dkm_bitmap_free(&nodes);
 		free(s);
 	}
-	free_names(names, n);
-}
-
-/* ======================================================================
- * dax devices
- * ====================================================================== */
-
-static uint64_t parse_hex(const char *s, bool *ok)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		s += 2;
-	errno = 0;
-	v = strtoull(s, &end, 16);
-	*ok = end != s && !errno && (!*end || isspace((unsigned char)*end)) && isxdigit((unsigned char)*s);
-	return (uint64_t)v;
-}
-
-/* Count the memory blocks of a system-ram device and whether they sit in ZONE_MOVABLE. */
-static void read_dax_blocks(struct dkm_topology *t, struct dkm_dax_dev *d)
-{
-	char buf[128];
-	uint64_t start, block, first, last;
-	unsigned movable = 0, normal = 0;
-	bool ok;
-
-	d->movable = -1;
-	if (dkm_sysfs_read(t->root, buf, sizeof(buf), DAX_DIR "/%s/resource", d->name) < 0) {
-		problem(t, "%s: no resource attribute: cannot find its memory blocks", d->name);
-		return;
-	}
-	start = parse_hex(buf, &ok);
-	if (!ok) {
-		problem(t, "%s/resource: bad address \"%.30s\"", d->name, buf);
-		return;
-	}
-	if (dkm_sysfs_read(t->root, buf, sizeof(buf), MEMORY_DIR "/block_size_bytes") < 0 ||
-	    (block = parse_hex(buf, &ok), !ok) || block == 0) {
-		problem(t, "%s/block_size_bytes: cannot read it", MEMORY_DIR);
-		return;
-	}
-	if (d->size == DKM_UNKNOWN_U64 || d->size == 0)
-		return;
-	/* kmem adds only the whole blocks inside the device's range. */
-	first = (start + block - 1) / block;
-	if ((start + d->size) / block <= first)
-		return;
-	last = (start + d->size) / block - 1;
-	if (last - first > (1u << 22)) {
-		problem(t, "%s: implausible range of %" PRIu64 " memory blocks", d->name,
-			last - first + 1);
-		return;
-	}
-	for (uint64_t b = first; b <= last; b++) {
-		char state[32], zones[64];
-
-		if (dkm_sysfs_read(t->root, state, sizeof(state), MEMORY_DIR "/memory%" PRIu64 "/state",
-				   b) < 0)
-			continue;
-		d->blocks++;
-		if (strcmp(state, "online"))
-			continue;
-		d->online_blocks++;
-		if (dkm_sysfs_read(t->root, zones, sizeof(zones),
-				   MEMORY_DIR "/memory%" PRIu64 "/valid_zones", b) < 0)
-			continue;
-		if (!strncmp(zones, "Movable", 7))
-			movable++;
-		else
-			normal++;
-	}
-	if (movable + normal > 0)
-		d->movable = normal == 0;
-}
-
-static int read_dax(struct dkm_topology *t)
-{
-	char **names;
-	unsigned n;
-	int r;
-
-	if (!is_dir(t->root, DAX_DIR))
-		return 0; /* no dax bus: no dax devices, not a problem */
-	r = list_numbered(t->root, DAX_DIR, "dax", &names, &n);
-	if (r < 0) {
-		if (r == -ENOMEM)
-			return r;
-		problem(t, "%s: %s", DAX_DIR, strerror(-r));
-		return 0;
-	}
-	t->dax = calloc(n ? n : 1, sizeof(*t->dax));
-	if (!t->dax) {
-		free_names(names, n);
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		struct dkm_dax_dev *d = &t->dax[t->ndax];
-
-		if (strlen(names[i]) >= sizeof(d->name))
-			continue;
-		t->ndax++;
-		strcpy(d->name, names[i]);
-		d->target_node = -1;
-		d->movable = -1;
-		r = dkm_sysfs_read_u64(t->root, &d->size, DAX_DIR "/%s/size", d->name);
-		if (r < 0) {
-			problem(t, "%s/size: %s", d->name, strerror(-r));
-			d->size = DKM_UNKNOWN_U64;
-		}
-		r = dkm_sysfs_read_int(t->root, &d->target_node, DAX_DIR "/%s/target_node", d->name);
-		if (r < 0) {
-			problem(t, "%s/target_node: %s", d->name, strerror(-r));
-			d->target_node = -1;
-		} else if (d->target_node < -1) {
-			d->target_node = -1;
-		}
-		r = dkm_sysfs_read_link_name(t->root, d->driver, sizeof(d->driver), DAX_DIR "/%s/driver",
-					     d->name);
-		if (r == -ENOENT) {
-			d->mode = DKM_DAX_DISABLED;
-		} else if (r < 0) {
-			problem(t, "%s/driver: %s", d->name, strerror(-r));
-			d->mode = DKM_DAX_OTHER;
-		} else if (!strcmp(d->driver, "kmem")) {
-			d->mode = DKM_DAX_SYSTEM_RAM;
-		} else if (!strcmp(d->driver, "device_dax")) {
-			d->mode = DKM_DAX_DEVDAX;
-		} else {
-			d->mode = DKM_DAX_OTHER;
-		}
-		if (d->mode == DKM_DAX_SYSTEM_RAM)
-			read_dax_blocks(t, d);
-	}
-	free_names(names, n);
-	return 0;
+	dkm_topo_free_names(names, n);
 }
 
 /* ======================================================================
@@ -703,7 +569,7 @@ int dkm_topology_read(const char *root, const struct dkm_bitmap *kmem_override,
 			goto fail;
 	}
 	read_tiers(t);
-	r = read_dax(t);
+	r = dkm_topo_read_dax(t);
 	if (r < 0)
 		goto fail;
 	r = assign_kinds(t, kmem_override, err, errsize);
@@ -750,21 +616,6 @@ const char *dkm_node_kind_name(enum dkm_node_kind k)
 		return "kmem";
 	case DKM_NODE_MEMONLY:
 		return "memory-only";
-	}
-	return "?";
-}
-
-const char *dkm_dax_mode_name(enum dkm_dax_mode m)
-{
-	switch (m) {
-	case DKM_DAX_SYSTEM_RAM:
-		return "system-ram";
-	case DKM_DAX_DEVDAX:
-		return "devdax";
-	case DKM_DAX_DISABLED:
-		return "disabled";
-	case DKM_DAX_OTHER:
-		return "other";
 	}
 	return "?";
 }
