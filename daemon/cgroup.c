@@ -255,7 +255,7 @@ static int parse_line(const char *s, size_t len, bool overlong, struct proc_line
 			return -EINVAL;
 	c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s));
 	if (!c2)
-		return overlong ? -ENAMETOOLONG : -EINVAL;
+		return -EINVAL; /* even cut short: a controller list is not 1000 bytes long */
 	v2 = c1 - s == 1 && s[0] == '0' && c2 == c1 + 1;
 	v1 = !v2 && has_word(c1 + 1, (size_t)(c2 - c1 - 1), "memory", ",");
 	if (!v1 && !v2)
