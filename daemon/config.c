@@ -527,7 +527,7 @@ static int add_cgroup_quota(struct parse_state *st)
 	int r;
 
 	if (st->raw_long)
-		return fail(st, "the line is longer than %d characters", RAW_MAX - 2);
+		return fail(st, "the line is longer than %d characters", RAW_MAX - 1);
 	s = raw_line(st);
 	cut_comment(s);
 	s = trim(s);
@@ -653,7 +653,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		return dispatch(st, section, name, value);
 	/* A line longer than inih's buffer: split it as inih would have. */
 	if (st->raw_long)
-		return fail(st, "the line is longer than %d characters", RAW_MAX - 2);
+		return fail(st, "the line is longer than %d characters", RAW_MAX - 1);
 	s = trim(raw_line(st));
 	if (s[0] == '[')
 		return fail(st, "the line is longer than %d characters", st->inih_max);
