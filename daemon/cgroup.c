@@ -325,8 +325,8 @@ static int read_proc_cgroup(int proc_fd, pid_t pid, struct proc_lines *pl)
 				overlong = true;
 			}
 		}
-		if (err)
-			break;
+		if (err || (size_t)n < sizeof(buf))
+			break; /* a short read of a proc file is its end, as in read_small */
 	}
 	if (!err && llen)
 		err = parse_line(line, llen, overlong, pl); /* no newline at the end */
@@ -390,8 +390,8 @@ static void level_name(char *name, const char *path, size_t len, const char *fil
 }
 
 /*
- * The limit and usage of one level. 1 if limited, 0 if not (no file, or no
- * limit in it), -errno.
+ * The limit and usage of one level: 2 if limited, 1 if the file says no
+ * limit, 0 if there is no file, -errno.
  */
 static int read_level(int dirfd, const char *path, size_t len, const char *limit_file,
 		      const char *usage_file, bool v1, uint64_t *limit, uint64_t *usage)
@@ -406,12 +406,12 @@ static int read_level(int dirfd, const char *path, size_t len, const char *limit
 	if (r < 0)
 		return r;
 	if (*limit == DKM_CGROUP_UNLIMITED || (v1 && *limit >= V1_UNLIMITED))
-		return 0;
+		return 1;
 	level_name(name, path, len, usage_file);
 	r = read_value(dirfd, name, false, usage);
 	if (r == -ENOENT)
 		return -EINVAL; /* a limit without a usage: not a memory cgroup we understand */
-	return r < 0 ? r : 1;
+	return r < 0 ? r : 2;
 }
 
 static uint64_t room(uint64_t limit, uint64_t usage)
@@ -474,7 +474,7 @@ int dkm_cgroup_read_limits(const struct dkm_cgroup_fs *fs, const struct dkm_cgro
 			if (faccessat(dirfd, len <= 1 ? "." : name, F_OK, 0) < 0)
 				return -errno;
 		}
-		if (r > 0) {
+		if (r == 2) {
 			add_level(lim, len, limit, usage);
 			if (room(limit, usage) < lim->headroom) {
 				lim->limit = limit;
@@ -489,7 +489,7 @@ int dkm_cgroup_read_limits(const struct dkm_cgroup_fs *fs, const struct dkm_cgro
 				       false, &limit, &usage);
 			if (r < 0)
 				return r;
-			if (r > 0 && room(limit, usage) < lim->swap_headroom) {
+			if (r == 2 && room(limit, usage) < lim->swap_headroom) {
 				lim->swap_limit = limit;
 				lim->swap_usage = usage;
 				lim->swap_headroom = room(limit, usage);
