@@ -8,9 +8,14 @@
  * tests can use fixture trees ("/proc" and "/sys/fs/cgroup" in production).
  *
  * Cost: dkm_cgroup_fs_open once (at start, again on reload); dkm_cgroup_resolve
- * once per client (about 5 system calls); dkm_cgroup_read_limits once per
- * request (3 system calls for each level of the path whose limit file exists,
- * 3 more for each level with a finite limit, 1 for a level without the file).
+ * once per client (4 system calls: open, read, close /proc/PID/cgroup, and a
+ * check that the directory exists); dkm_cgroup_read_limits once per request,
+ * from one descriptor per hierarchy kept open, no descriptor per client:
+ * open+read+close of the limit file of each level of the path (1 call where it
+ * is missing, 1 more then in the process's own cgroup), and the same again for
+ * the usage file where the limit is finite. /a/b/c with no limit on v2: 3 + 3
+ * + 3 + 1 (the root has no memory.max) = 10 calls; with DKM_CGROUP_SWAP, the
+ * swap files likewise.
  */
 #ifndef DKM_DAEMON_CGROUP_H
 #define DKM_DAEMON_CGROUP_H
