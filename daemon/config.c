@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
+#include "cgroup.h"
 
 #define DKM_CONFIG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define DKM_SUN_PATH_MAX ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -16,28 +17,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Longest line read whole, with its newline and NUL (a [cgroup_quota] path may take 1023). */
+#define RAW_MAX 4096
+/* What inih gets instead of a line longer than its own buffer: the handler reads raw. */
+#define LONG_LINE_NAME "\x01"
+
 struct parse_state {
 	struct dkm_config *c;
 	FILE *f;
 	int line;          /* number of the line being read: the handler runs for it */
-	bool at_bol;       /* the next fgets starts a new line */
 	int msg_line;      /* line the handler's message is about, 0 if none */
 	char msg[256];     /* what the handler found wrong first */
 	unsigned seen;     /* bit per key: given already */
+	char raw[RAW_MAX]; /* the line being read, whole (cut if raw_long) */
+	bool raw_long;     /* the line did not fit raw: the rest was skipped */
+	bool raw_subst;    /* inih got LONG_LINE_NAME "=" instead of raw */
+	int inih_max;      /* longest line inih's buffer takes, newline excluded */
 };
 
-/* fgets for ini_parse_stream that counts lines, so the handler knows its line. */
+/*
+ * fgets for ini_parse_stream that reads whole lines and counts them, so the
+ * handler knows its line and sees it whole in st->raw (inih's buffer is 200
+ * bytes; a [cgroup_quota] path may be longer, and holds ':' or '=' that inih
+ * would split at). A line too long for inih's buffer reaches it as a stand-in
+ * that the handler recognises.
+ */
 static char *reader(char *buf, int size, void *stream)
 {
 	struct parse_state *st = stream;
-	char *s = fgets(buf, size, st->f);
+	size_t len;
+	const char *p;
 
-	if (s) {
-		if (st->at_bol)
-			st->line++;
-		st->at_bol = strchr(s, '\n') != NULL;
+	if (!fgets(st->raw, sizeof(st->raw), st->f))
+		return NULL;
+	st->line++;
+	st->inih_max = size - 2;
+	len = strlen(st->raw);
+	st->raw_long = false;
+	if (len == sizeof(st->raw) - 1 && st->raw[len - 1] != '\n') {
+		int ch = getc(st->f);
+
+		if (ch != EOF && ch != '\n') {
+			st->raw_long = true;
+			while ((ch = getc(st->f)) != EOF && ch != '\n')
+				;
+		}
 	}
-	return s;
+	st->raw_subst = false;
+	if (!st->raw_long && (len + 2 <= (size_t)size ||
+			      (len + 1 == (size_t)size && st->raw[len - 1] == '\n'))) {
+		memcpy(buf, st->raw, len + 1);
+		return buf;
+	}
+	for (p = st->raw; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == ';' || *p == '#') {
+		snprintf(buf, (size_t)size, ";\n"); /* a comment: inih skips it */
+		return buf;
+	}
+	st->raw_subst = true;
+	snprintf(buf, (size_t)size, "%s=\n", LONG_LINE_NAME);
+	return buf;
 }
 
 DKM_CONFIG_PRINTF(2, 3)
@@ -321,6 +361,45 @@ static int set_quota(struct dkm_config *c, const char *value, struct parse_state
 	return size_key("quota", value, 0, &c->quota, st);
 }
 
+static int set_daemon_prefault(struct dkm_config *c, const char *value, struct parse_state *st)
+{
+	if (!strcmp(value, "root-only"))
+		c->daemon_prefault = DKM_DAEMON_PREFAULT_ROOT_ONLY;
+	else if (!strcmp(value, "always"))
+		c->daemon_prefault = DKM_DAEMON_PREFAULT_ALWAYS;
+	else if (!strcmp(value, "never"))
+		c->daemon_prefault = DKM_DAEMON_PREFAULT_NEVER;
+	else
+		return fail(st, "daemon_prefault: \"%s\" is not root-only, always or never", value);
+	return 1;
+}
+
+const char *dkm_daemon_prefault_name(enum dkm_daemon_prefault p)
+{
+	switch (p) {
+	case DKM_DAEMON_PREFAULT_ALWAYS:
+		return "always";
+	case DKM_DAEMON_PREFAULT_NEVER:
+		return "never";
+	case DKM_DAEMON_PREFAULT_ROOT_ONLY:
+		break;
+	}
+	return "root-only";
+}
+
+bool dkm_config_daemon_prefaults(const struct dkm_config *c, bool client_in_root)
+{
+	switch (c->daemon_prefault) {
+	case DKM_DAEMON_PREFAULT_ALWAYS:
+		return true;
+	case DKM_DAEMON_PREFAULT_NEVER:
+		return false;
+	case DKM_DAEMON_PREFAULT_ROOT_ONLY:
+		break;
+	}
+	return client_in_root;
+}
+
 static int set_prefault(struct dkm_config *c, const char *value, struct parse_state *st)
 {
 	if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
@@ -402,6 +481,121 @@ static int add_quota(struct dkm_config *c, const char *name, const char *value,
 	return 1;
 }
 
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Cut s at an inline comment: a ';' after a blank, as inih does. */
+static void cut_comment(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == ';' && p > s && isspace((unsigned char)p[-1])) {
+			*p = '\0';
+			return;
+		}
+}
+
+/* The line being read, without a UTF-8 byte order mark on the first line. */
+static char *raw_line(struct parse_state *st)
+{
+	char *s = st->raw;
+
+	if (st->line == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+		s += 3;
+	return s;
+}
+
+/*
+ * A [cgroup_quota] line "/cgroup/path = size", read from st->raw and split at
+ * its last '=' (a size has none; a path may have '=' and ':').
+ */
+static int add_cgroup_quota(struct parse_state *st)
+{
+	struct dkm_config *c = st->c;
+	struct dkm_cgroup_quota *q;
+	char *s, *eq, *path, *size;
+	uint64_t bytes;
+	size_t n;
+	int r;
+
+	if (st->raw_long)
+		return fail(st, "the line is longer than %d characters", RAW_MAX - 1);
+	s = raw_line(st);
+	cut_comment(s);
+	s = trim(s);
+	if (st->raw_subst && s[0] == '[')
+		return fail(st, "the line is longer than %d characters", st->inih_max);
+	eq = strrchr(s, '=');
+	if (!eq)
+		return fail(st, "[cgroup_quota]: expected \"/cgroup/path = size\"");
+	*eq = '\0';
+	path = trim(s);
+	size = trim(eq + 1);
+	n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	r = dkm_cgroup_path_check(path);
+	if (r == -ENAMETOOLONG)
+		return fail(st, "[cgroup_quota]: the path is longer than %d characters",
+			    DKM_CGROUP_PATH_MAX - 1);
+	if (r < 0 && path[0] != '/')
+		return fail(st, "[cgroup_quota]: \"%.64s\" is not an absolute cgroup path like "
+			    "/system.slice/foo.service", path);
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return fail(st, "[cgroup_quota]: the path has a control character");
+	if (r < 0)
+		return fail(st, "[cgroup_quota]: \"%.64s\" has an empty, \".\" or \"..\" component",
+			    path);
+	if (dkm_parse_size(size, &bytes) < 0)
+		return fail(st, "[cgroup_quota] %.64s: \"%.32s\" is not a size like 4096, 64M or 2G",
+			    path, size);
+	for (unsigned i = 0; i < c->ncgroup_quotas; i++)
+		if (!strcmp(c->cgroup_quotas[i].prefix, path))
+			return fail(st, "[cgroup_quota]: %.64s is given twice", path);
+	if (c->ncgroup_quotas >= DKM_MAX_CGROUP_QUOTAS)
+		return fail(st, "[cgroup_quota]: more than %d cgroups", DKM_MAX_CGROUP_QUOTAS);
+	q = realloc(c->cgroup_quotas, (c->ncgroup_quotas + 1) * sizeof(*q));
+	if (!q)
+		return fail(st, "out of memory");
+	c->cgroup_quotas = q;
+	q[c->ncgroup_quotas].prefix = strdup(path);
+	if (!q[c->ncgroup_quotas].prefix)
+		return fail(st, "out of memory");
+	q[c->ncgroup_quotas].bytes = bytes;
+	c->ncgroup_quotas++;
+	return 1;
+}
+
+const struct dkm_cgroup_quota *dkm_config_cgroup_quota(const struct dkm_config *c,
+						       const char *path)
+{
+	const struct dkm_cgroup_quota *best = NULL;
+
+	for (unsigned i = 0; i < c->ncgroup_quotas; i++)
+		if (dkm_cgroup_path_under(path, c->cgroup_quotas[i].prefix) &&
+		    (!best || strlen(c->cgroup_quotas[i].prefix) > strlen(best->prefix)))
+			best = &c->cgroup_quotas[i];
+	return best;
+}
+
+static void free_cgroup_quotas(struct dkm_config *c)
+{
+	for (unsigned i = 0; i < c->ncgroup_quotas; i++)
+		free(c->cgroup_quotas[i].prefix);
+	free(c->cgroup_quotas);
+	c->cgroup_quotas = NULL;
+	c->ncgroup_quotas = 0;
+}
+
 uint64_t dkm_config_quota(const struct dkm_config *c, uid_t uid)
 {
 	for (unsigned i = 0; i < c->nquotas; i++)
@@ -427,12 +621,12 @@ static const struct key keys[] = {
 	{ "", "refresh_interval_ms", set_refresh_interval },
 	{ "", "reconfigure", set_reconfigure },
 	{ "", "online", set_online },
+	{ "", "daemon_prefault", set_daemon_prefault },
 };
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int dispatch(struct parse_state *st, const char *section, const char *name,
+		    const char *value)
 {
-	struct parse_state *st = user;
-
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
 			continue;
@@ -446,6 +640,32 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (section[0])
 		return fail(st, "unknown section [%s]", section);
 	return fail(st, "unknown key \"%s\"", name);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	char *s, *end;
+
+	if (!strcmp(section, "cgroup_quota"))
+		return add_cgroup_quota(st);
+	if (!st->raw_subst || strcmp(name, LONG_LINE_NAME))
+		return dispatch(st, section, name, value);
+	/* A line longer than inih's buffer: split it as inih would have. */
+	if (st->raw_long)
+		return fail(st, "the line is longer than %d characters", RAW_MAX - 1);
+	s = trim(raw_line(st));
+	if (s[0] == '[')
+		return fail(st, "the line is longer than %d characters", st->inih_max);
+	end = strpbrk(s, "=:");
+	if (!end)
+		return fail(st, "syntax error (expected \"key = value\" or \"[section]\")");
+	*end = '\0';
+	cut_comment(s);
+	if (strlen(s) != (size_t)(end - s))
+		return fail(st, "syntax error (expected \"key = value\" or \"[section]\")");
+	cut_comment(end + 1);
+	return dispatch(st, section, trim(s), trim(end + 1));
 }
 
 void dkm_config_init(struct dkm_config *c)
@@ -469,6 +689,7 @@ void dkm_config_init(struct dkm_config *c)
 	c->refresh_interval_ms = 1000;
 	c->reconfigure = DKM_RECONFIGURE_NONE;
 	c->online_movable = true;
+	c->daemon_prefault = DKM_DAEMON_PREFAULT_ROOT_ONLY;
 }
 
 void dkm_config_free(struct dkm_config *c)
@@ -477,6 +698,7 @@ void dkm_config_free(struct dkm_config *c)
 	free(c->socket);
 	free(c->quotas);
 	free_list(c);
+	free_cgroup_quotas(c);
 	c->socket = NULL;
 	c->quotas = NULL;
 	c->nquotas = 0;
@@ -485,7 +707,7 @@ void dkm_config_free(struct dkm_config *c)
 int dkm_config_load(struct dkm_config *c, const char *path, bool must_exist, char *err,
 		    size_t errsize)
 {
-	struct parse_state st = { .c = c, .at_bol = true };
+	struct parse_state st = { .c = c };
 	FILE *f;
 	int r;
 

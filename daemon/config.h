@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * daxkmemd.conf(5): an ini file of "key = value" lines and a [quota]
- * section of "user-or-uid = size" lines. Unknown keys, unknown sections, bad
- * values and keys given twice are errors that name the file and line.
+ * daxkmemd.conf(5): an ini file of "key = value" lines, a [quota]
+ * section of "user-or-uid = size" lines and a [cgroup_quota] section of
+ * "/cgroup/path = size" lines. Unknown keys, unknown sections, bad values and
+ * keys given twice are errors that name the file and line.
  */
 #ifndef DKM_DAEMON_CONFIG_H
 #define DKM_DAEMON_CONFIG_H
@@ -25,6 +26,22 @@ enum dkm_reconfigure_policy {
 
 struct dkm_quota {
 	uid_t uid;
+	uint64_t bytes;               /* 0: unlimited */
+};
+
+/* daemon_prefault=: who populates a region that is to be populated before use. */
+enum dkm_daemon_prefault {
+	DKM_DAEMON_PREFAULT_ROOT_ONLY, /* the daemon for clients in the root cgroup, else the client (default) */
+	DKM_DAEMON_PREFAULT_ALWAYS,    /* the daemon, always (pages charged to the daemon's cgroup) */
+	DKM_DAEMON_PREFAULT_NEVER,     /* the client, always */
+};
+
+/* Most [cgroup_quota] lines. */
+#define DKM_MAX_CGROUP_QUOTAS 1024
+
+/* A [cgroup_quota] line: the clients whose cgroup lies at or below prefix hold at most bytes. */
+struct dkm_cgroup_quota {
+	char *prefix;                 /* absolute, checked by dkm_cgroup_path_check, no trailing slash */
 	uint64_t bytes;               /* 0: unlimited */
 };
 
@@ -51,6 +68,9 @@ struct dkm_config {
 	char **reconfigure_list;      /* DKM_RECONFIGURE_LIST: device names or namespace uuids */
 	unsigned nreconfigure_list;
 	bool online_movable;          /* online=movable (default) or normal */
+	enum dkm_daemon_prefault daemon_prefault; /* daemon_prefault= */
+	struct dkm_cgroup_quota *cgroup_quotas;   /* [cgroup_quota] section, in file order */
+	unsigned ncgroup_quotas;
 };
 
 /* Defaults of every key. */
@@ -68,6 +88,24 @@ int dkm_config_load(struct dkm_config *c, const char *path, bool must_exist, cha
 
 /* The quota of a uid in bytes (0: unlimited). */
 uint64_t dkm_config_quota(const struct dkm_config *c, uid_t uid);
+
+/*
+ * Whether the daemon itself populates a region to be populated before use,
+ * for a client whose memory cgroup is the root (or who is in none:
+ * dkm_cgroup.is_root); otherwise the client populates it.
+ */
+bool dkm_config_daemon_prefaults(const struct dkm_config *c, bool client_in_root);
+
+/*
+ * The [cgroup_quota] line that covers path (dkm_cgroup_path_under) with the
+ * longest prefix, NULL if none. Every line covering path applies: a caller
+ * enforcing the quotas checks each (loop over cgroup_quotas).
+ */
+const struct dkm_cgroup_quota *dkm_config_cgroup_quota(const struct dkm_config *c,
+						       const char *path);
+
+/* "root-only", "always" or "never". */
+const char *dkm_daemon_prefault_name(enum dkm_daemon_prefault p);
 
 /* "64M", "1G", "4096" -> bytes (K/M/G/T are powers of 1024); 0 or -EINVAL/-ERANGE. */
 int dkm_parse_size(const char *s, uint64_t *ret);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "test-common.h"
 
@@ -193,6 +195,222 @@ START_TEST(test_errors_name_the_line)
 		     "namespace uuid (expected none, all, or a list of them)");
 	expect_error("online = zone_movable\n", 1, "online: \"zone_movable\" is not movable or normal");
 	expect_error("[quota]\n0 = big\n", 2, "[quota] 0: \"big\" is not a size like 4096, 64M or 2G");
+	expect_error("daemon_prefault = yes\n", 1,
+		     "daemon_prefault: \"yes\" is not root-only, always or never");
+	expect_error("daemon_prefault = never\ndaemon_prefault = never\n", 2,
+		     "daemon_prefault is given twice");
+	expect_error("[cgroup_quota]\nsystem.slice = 1G\n", 2,
+		     "[cgroup_quota]: \"system.slice\" is not an absolute cgroup path like "
+		     "/system.slice/foo.service");
+	expect_error("[cgroup_quota]\n/a//b = 1G\n", 2,
+		     "[cgroup_quota]: \"/a//b\" has an empty, \".\" or \"..\" component");
+	expect_error("[cgroup_quota]\n/a/../b = 1G\n", 2,
+		     "[cgroup_quota]: \"/a/../b\" has an empty, \".\" or \"..\" component");
+	expect_error("[cgroup_quota]\n/../b = 1G\n", 2,
+		     "[cgroup_quota]: \"/../b\" has an empty, \".\" or \"..\" component");
+	expect_error("[cgroup_quota]\n/a/./b = 1G\n", 2,
+		     "[cgroup_quota]: \"/a/./b\" has an empty, \".\" or \"..\" component");
+	expect_error("[cgroup_quota]\n/a\tb = 1G\n", 2, "[cgroup_quota]: the path has a control character");
+	expect_error("[cgroup_quota]\n/a\x01" "b = 1G\n", 2,
+		     "[cgroup_quota]: the path has a control character");
+	expect_error("[cgroup_quota]\n/a.slice = lots\n", 2,
+		     "[cgroup_quota] /a.slice: \"lots\" is not a size like 4096, 64M or 2G");
+	expect_error("[cgroup_quota]\n/a.slice =\n", 2,
+		     "[cgroup_quota] /a.slice: \"\" is not a size like 4096, 64M or 2G");
+	expect_error("[cgroup_quota]\n/a.slice: 1G\n", 2,
+		     "[cgroup_quota]: expected \"/cgroup/path = size\"");
+	expect_error("[cgroup_quota]\n = 1G\n", 2,
+		     "[cgroup_quota]: \"\" is not an absolute cgroup path like "
+		     "/system.slice/foo.service");
+	expect_error("[cgroup_quota]\n/a.slice = 1G\n/b.slice = 1G\n/a.slice/ = 2G\n", 4,
+		     "[cgroup_quota]: /a.slice is given twice");
+	expect_error("[cgroup_quota]\n/a.slice = 1G\n[cgroup_quota]\n/a.slice = 2G\n", 4,
+		     "[cgroup_quota]: /a.slice is given twice");
+	expect_error("[cgroup_quotas]\n/a.slice = 1G\n", 2, "unknown section [cgroup_quotas]");
+	{
+		char text[1200], what[80];
+
+		memset(text, 0, sizeof(text));
+		strcpy(text, "[cgroup_quota]\n");
+		for (size_t i = strlen(text); i < 15 + 1024; i++)
+			text[i] = i % 100 ? 'x' : '/';
+		text[15] = '/';
+		strcat(text, " = 1M\n");
+		snprintf(what, sizeof(what), "[cgroup_quota]: the path is longer than %d characters",
+			 DKM_CGROUP_PATH_MAX - 1);
+		expect_error(text, 2, what);
+	}
+}
+END_TEST
+
+START_TEST(test_daemon_prefault)
+{
+	struct dkm_config c;
+	char err[256] = "";
+
+	dkm_config_init(&c);
+	ck_assert_int_eq(c.daemon_prefault, DKM_DAEMON_PREFAULT_ROOT_ONLY);
+	ck_assert(dkm_config_daemon_prefaults(&c, true));
+	ck_assert(!dkm_config_daemon_prefaults(&c, false));
+	ck_assert_str_eq(dkm_daemon_prefault_name(c.daemon_prefault), "root-only");
+	dkm_config_free(&c);
+
+	ck_assert_int_eq(load_text("daemon_prefault = always\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.daemon_prefault, DKM_DAEMON_PREFAULT_ALWAYS);
+	ck_assert(dkm_config_daemon_prefaults(&c, true));
+	ck_assert(dkm_config_daemon_prefaults(&c, false));
+	ck_assert_str_eq(dkm_daemon_prefault_name(c.daemon_prefault), "always");
+	dkm_config_free(&c);
+
+	ck_assert_int_eq(load_text("daemon_prefault = never\nprefault = yes\n", &c, err,
+				   sizeof(err)), 0);
+	ck_assert_int_eq(c.daemon_prefault, DKM_DAEMON_PREFAULT_NEVER);
+	ck_assert(c.prefault);
+	ck_assert(!dkm_config_daemon_prefaults(&c, true));
+	ck_assert(!dkm_config_daemon_prefaults(&c, false));
+	ck_assert_str_eq(dkm_daemon_prefault_name(c.daemon_prefault), "never");
+	dkm_config_free(&c);
+
+	ck_assert_int_eq(load_text("daemon_prefault = root-only\n", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.daemon_prefault, DKM_DAEMON_PREFAULT_ROOT_ONLY);
+	dkm_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_cgroup_quota)
+{
+	struct dkm_config c;
+	char err[256] = "", text[8192], longpath[1100];
+	const struct dkm_cgroup_quota *q;
+	size_t n;
+
+	dkm_config_init(&c);
+	ck_assert_uint_eq(c.ncgroup_quotas, 0);
+	ck_assert_ptr_null(dkm_config_cgroup_quota(&c, "/a"));
+	dkm_config_free(&c);
+
+	/* A path of 1023 characters, on a line longer than inih's 200-byte buffer. */
+	longpath[0] = '/';
+	memset(longpath + 1, 'l', 1022);
+	longpath[1023] = '\0';
+	for (n = 200; n < 1023; n += 200)
+		longpath[n] = '/';
+	snprintf(text, sizeof(text),
+		 "quota = 1G\n"
+		 "[cgroup_quota]\n"
+		 "/system.slice/foo.service = 256M\n"
+		 "/kubepods.slice/ = 1T\n"
+		 "/kubepods.slice/kubepods-pod1.slice = 2G ; one pod\n"
+		 "  /indented.slice=1M\n"
+		 "/system.slice/getty@tty1:x.service = 3M\n"
+		 "/odd=name,with:all = 4M\n"
+		 "/ = 0\n"
+		 "%s = 5M\n"
+		 "# a comment\n"
+		 "[quota]\n"
+		 "0 = 7M\n", longpath);
+	ck_assert_msg(load_text(text, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.quota, 1ull << 30);
+	ck_assert_uint_eq(dkm_config_quota(&c, 0), 7ull << 20);
+	ck_assert_uint_eq(c.ncgroup_quotas, 8);
+	ck_assert_str_eq(c.cgroup_quotas[0].prefix, "/system.slice/foo.service");
+	ck_assert_uint_eq(c.cgroup_quotas[0].bytes, 256ull << 20);
+	ck_assert_str_eq(c.cgroup_quotas[1].prefix, "/kubepods.slice");
+	ck_assert_uint_eq(c.cgroup_quotas[1].bytes, 1ull << 40);
+	ck_assert_str_eq(c.cgroup_quotas[2].prefix, "/kubepods.slice/kubepods-pod1.slice");
+	ck_assert_uint_eq(c.cgroup_quotas[2].bytes, 2ull << 30);
+	ck_assert_str_eq(c.cgroup_quotas[3].prefix, "/indented.slice");
+	ck_assert_str_eq(c.cgroup_quotas[4].prefix, "/system.slice/getty@tty1:x.service");
+	ck_assert_uint_eq(c.cgroup_quotas[4].bytes, 3ull << 20);
+	ck_assert_str_eq(c.cgroup_quotas[5].prefix, "/odd=name,with:all");
+	ck_assert_uint_eq(c.cgroup_quotas[5].bytes, 4ull << 20);
+	ck_assert_str_eq(c.cgroup_quotas[6].prefix, "/");
+	ck_assert_uint_eq(c.cgroup_quotas[6].bytes, 0);
+	ck_assert_str_eq(c.cgroup_quotas[7].prefix, longpath);
+	ck_assert_uint_eq(c.cgroup_quotas[7].bytes, 5ull << 20);
+
+	/* the most specific line that covers a path */
+	q = dkm_config_cgroup_quota(&c, "/kubepods.slice/kubepods-pod1.slice/cri-x.scope");
+	ck_assert_ptr_eq(q, &c.cgroup_quotas[2]);
+	q = dkm_config_cgroup_quota(&c, "/kubepods.slice/kubepods-pod10.slice");
+	ck_assert_ptr_eq(q, &c.cgroup_quotas[1]);
+	q = dkm_config_cgroup_quota(&c, "/system.slice/foo.servicex");
+	ck_assert_ptr_eq(q, &c.cgroup_quotas[6]);
+	q = dkm_config_cgroup_quota(&c, "/system.slice/foo.service");
+	ck_assert_ptr_eq(q, &c.cgroup_quotas[0]);
+	dkm_config_free(&c);
+	ck_assert_ptr_null(c.cgroup_quotas);
+	ck_assert_uint_eq(c.ncgroup_quotas, 0);
+
+	/* As many lines as allowed. */
+	n = (size_t)snprintf(text, sizeof(text), "[cgroup_quota]\n");
+	{
+		size_t cap = 64 * DKM_MAX_CGROUP_QUOTAS;
+		char *big = malloc(cap);
+
+		ck_assert_ptr_nonnull(big);
+		n = (size_t)snprintf(big, cap, "[cgroup_quota]\n");
+		for (unsigned i = 0; i < DKM_MAX_CGROUP_QUOTAS; i++)
+			n += (size_t)snprintf(big + n, cap - n, "/s.slice/u%u.service = %uM\n", i, i);
+		ck_assert_msg(load_text(big, &c, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(c.ncgroup_quotas, DKM_MAX_CGROUP_QUOTAS);
+		ck_assert_uint_eq(c.cgroup_quotas[1000].bytes, 1000ull << 20);
+		dkm_config_free(&c);
+		/* and one more */
+		snprintf(big + n, cap - n, "/one/more = 1M\n");
+		ck_assert_int_eq(load_text(big, &c, err, sizeof(err)), -EINVAL);
+		snprintf(text, sizeof(text), "%s:%d: [cgroup_quota]: more than %d cgroups", path,
+			 DKM_MAX_CGROUP_QUOTAS + 2, DKM_MAX_CGROUP_QUOTAS);
+		ck_assert_str_eq(err, text);
+		dkm_config_free(&c);
+		free(big);
+	}
+}
+END_TEST
+
+/* Lines longer than inih's buffer are read whole, for every key; line numbers stay right. */
+START_TEST(test_long_lines)
+{
+	struct dkm_config c;
+	char err[256] = "", text[16384], want[300];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), "# %0300d\nreconfigure = ", 0);
+	for (unsigned i = 0; i < 8; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%sc1e6e0a4-5b3c-4d8e-9f0a-1b2c3d4e5f6%u", i ? ", " : "", i);
+	snprintf(text + n, sizeof(text) - n, "\nonline = normal\n");
+	ck_assert_uint_gt(strlen(text), 500);
+	ck_assert_msg(load_text(text, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c.reconfigure, DKM_RECONFIGURE_LIST);
+	ck_assert_uint_eq(c.nreconfigure_list, 8);
+	ck_assert_str_eq(c.reconfigure_list[7], "c1e6e0a4-5b3c-4d8e-9f0a-1b2c3d4e5f67");
+	ck_assert(!c.online_movable);
+	dkm_config_free(&c);
+
+	/* an error after long lines names its own line */
+	snprintf(text, sizeof(text), "; %0300d\nreserve = %0250d\nbogus = 1\n", 0, 1);
+	ck_assert_int_eq(load_text(text, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:3: unknown key \"bogus\"", path);
+	ck_assert_str_eq(err, want);
+	dkm_config_free(&c);
+
+	/* a long line without '=' */
+	snprintf(text, sizeof(text), "reserve = 1M\n%0250d\n", 7);
+	ck_assert_int_eq(load_text(text, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: syntax error (expected \"key = value\" or \"[section]\")",
+		 path);
+	ck_assert_str_eq(err, want);
+	dkm_config_free(&c);
+
+	/* longer than 4095 characters */
+	n = (size_t)snprintf(text, sizeof(text), "[cgroup_quota]\n/");
+	memset(text + n, 'a', 5000);
+	strcpy(text + n + 5000, " = 1M\n/b = 1M\n");
+	ck_assert_int_eq(load_text(text, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: the line is longer than 4095 characters", path);
+	ck_assert_str_eq(err, want);
+	dkm_config_free(&c);
 }
 END_TEST
 
@@ -223,6 +441,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_reconfigure);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_daemon_prefault);
+	tcase_add_test(tc, test_cgroup_quota);
+	tcase_add_test(tc, test_long_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
