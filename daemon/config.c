@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * daxkmemd.conf (config.h): every setting, its parser and its limits, the
+ * per-uid and per-cgroup quota tables, and reading the file (inih, with whole
+ * lines kept for the handler so that long [cgroup_quota] paths survive).
+ */
 #include "config.h"
 #include "cgroup.h"
 
