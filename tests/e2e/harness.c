@@ -517,3 +517,49 @@ pid_t fork_as(uid_t uid)
 		_exit(126);
 	return pid;
 }
+
+void daemon_drain_notify(struct daemon *d)
+{
+	char buf[4096];
+
+	while (recv(d->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Open (through /proc) the daemon's memfd whose name starts with prefix, once it has one. */
+int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), "/memfd:%s", prefix);
+	for (int waited = 0; waited <= timeout_ms; waited++) {
+		char dir[64];
+		struct dirent *e;
+		DIR *dp;
+
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)d->pid);
+		dp = opendir(dir);
+		ck_assert_ptr_nonnull(dp);
+		while ((e = readdir(dp))) {
+			char path[320], target[256];
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			n = readlink(path, target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			if (!strncmp(target, want, strlen(want))) {
+				int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+				closedir(dp);
+				ck_assert_int_ge(fd, 0);
+				return fd;
+			}
+		}
+		closedir(dp);
+		poll(NULL, 0, 1);
+	}
+	ck_abort_msg("the daemon has no memfd %s", prefix);
+	return -1;
+}

@@ -84,4 +84,15 @@ void tree_write(const char *root, const char *rel, const char *text);
 /* fork(); the child runs as uid (and gid uid, no supplementary groups), or _exit(126). */
 pid_t fork_as(uid_t uid);
 
+/*
+ * Throw away what the daemon sent to the notify socket. sd_notify blocks
+ * once 10 datagrams are unread (net.unix.max_dgram_qlen), and the daemon
+ * sends STATUS= at every refresh: a test with a short refresh_interval_ms
+ * calls this while it waits.
+ */
+void daemon_drain_notify(struct daemon *d);
+
+/* Open (through /proc) the daemon's memfd whose name starts with prefix, once it has one. */
+int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms);
+
 #endif

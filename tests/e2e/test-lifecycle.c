@@ -44,9 +44,10 @@ static uint64_t node0_resident(const struct daemon *d, unsigned *nnodes)
 	return sn.resident;
 }
 
-static bool wait_resident(const struct daemon *d, uint64_t want, int timeout_ms)
+static bool wait_resident(struct daemon *d, uint64_t want, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		daemon_drain_notify(d);
 		if (node0_resident(d, NULL) == want)
 			return true;
 		poll(NULL, 0, 10);
@@ -54,11 +55,12 @@ static bool wait_resident(const struct daemon *d, uint64_t want, int timeout_ms)
 	return false;
 }
 
-static bool wait_nnodes(const struct daemon *d, unsigned want, int timeout_ms)
+static bool wait_nnodes(struct daemon *d, unsigned want, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited += 10) {
 		unsigned n;
 
+		daemon_drain_notify(d);
 		node0_resident(d, &n);
 		if (n == want)
 			return true;
@@ -81,6 +83,7 @@ static void reload(struct daemon *d)
 {
 	const char *m;
 
+	daemon_drain_notify(d);
 	kill(d->pid, SIGHUP);
 	m = daemon_wait_notify_msg(d, "RELOADING=1", 10000);
 	ck_assert_msg(m != NULL, "no RELOADING=1 on SIGHUP");
@@ -215,13 +218,18 @@ START_TEST(test_refresh_timer)
 	ck_assert(wait_nnodes(&d, 2, 100));
 	ck_assert_msg(wait_resident(&d, 4 * MIB, 2000), "resident %llu",
 		      (unsigned long long)node0_resident(&d, NULL));
+	/* and from now on, each hole is found by the timer alone */
+	ck_assert_int_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4 * MIB, 2 * MIB),
+			 0);
+	ck_assert_msg(wait_resident(&d, 2 * MIB, 2000), "resident %llu",
+		      (unsigned long long)node0_resident(&d, NULL));
 	/* owed again: admission counts the hole (4 GiB free in the tree) */
 	{
 		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 8192 * MIB, DKM_ALLOC_NO_PREFAULT);
 		int bfd = -1;
 
 		ck_assert_int_eq(dkm_conn_alloc(c, &req, &big, &bfd), -ENOSPC);
-		ck_assert_msg(strstr(c->err, "16.0 MiB reserve and 4.0 MiB granted but not yet resident"),
+		ck_assert_msg(strstr(c->err, "16.0 MiB reserve and 6.0 MiB granted but not yet resident"),
 			      "%s", c->err);
 	}
 	/* the node goes: the timer finds that too */
@@ -305,9 +313,10 @@ END_TEST
 
 /*
  * A large pre-faulted region is populated by the worker thread: meanwhile
- * the event loop answers another client's STATUS, which shows the region
- * granted and not yet resident. (Populated on the loop, STATUS would wait
- * until the region was ready.)
+ * the event loop answers another client's STATUS. Seen from the daemon's
+ * memfd (opened through /proc): a STATUS reply that shows the region granted
+ * and not yet resident comes while the memfd is still short of its full size.
+ * (Populated on the loop, the loop would answer only once it was full.)
  */
 START_TEST(test_population_beside_the_loop)
 {
@@ -317,7 +326,7 @@ START_TEST(test_population_beside_the_loop)
 	struct dkm_rx rx;
 	struct dkm_msg m;
 	struct dkm_region reg;
-	int fd, answered = 0;
+	int fd, mfd, answered = 0;
 
 	daemon_start(&d, NULL);
 	fd = raw_hello(&d, "populating", &rx);
@@ -326,24 +335,27 @@ START_TEST(test_population_beside_the_loop)
 
 		send_msg(fd, DKM_MSG_ALLOC_REGION, 2, &req, sizeof(req));
 	}
+	mfd = daemon_memfd(&d, "daxkmem:populating:", 5000);
 	b = client_open(&d, "bystander");
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0; i < 10000; i++) {
 		struct dkm_msg sm;
 		struct dkm_status st;
 		struct dkm_status_node sn;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct stat fst;
 
 		ck_assert_int_eq(dkm_conn_status(b, &sm), 0);
 		memcpy(&st, sm.payload, sizeof(st));
 		memcpy(&sn, (char *)sm.payload + sizeof(st), sizeof(sn));
 		dkm_msg_clear(&sm);
-		if (st.granted == size && sn.resident == 0)
-			answered++;
-		if (poll(&p, 1, 0) == 1)
+		ck_assert_int_eq(fstat(mfd, &fst), 0);
+		if ((uint64_t)fst.st_blocks * 512 >= size)
+			break;
+		if (st.granted == size && sn.resident == 0 && ++answered == 3)
 			break;
 		poll(NULL, 0, 1);
 	}
-	ck_assert_msg(answered > 0, "STATUS never answered while the region was populated");
+	ck_assert_msg(answered > 0, "STATUS was not answered while the region was populated");
+	close(mfd);
 	ck_assert_int_eq(dkm_wire_recv_msg(fd, &rx, &m, 30000), 0);
 	ck_assert_uint_eq(m.hdr.type, DKM_MSG_REGION);
 	ck_assert_uint_eq(m.hdr.nfds, 1);
