@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -391,9 +390,24 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 	argv[n++] = "--socket";
 	argv[n++] = d->sock;
 	argv[n++] = "--verbose";
-	for (int i = 0; o->args && o->args[i] && n < 46; i++)
+	for (int i = 0; o->args && o->args[i] && n < 42; i++)
 		argv[n++] = o->args[i];
 	argv[n] = NULL;
+	if (o->nofile > 0) {
+		/*
+		 * The limit is set by a shell the daemon (or its wrapper) is exec'ed
+		 * from: under valgrind (CK_FORK=no) this process is valgrind's, which
+		 * refuses to change the hard limit.
+		 */
+		static char script[64];
+
+		snprintf(script, sizeof(script), "ulimit -n %ld && exec \"$@\"", o->nofile);
+		memmove(argv + 4, argv, (size_t)(n + 1) * sizeof(argv[0]));
+		argv[0] = "/bin/sh";
+		argv[1] = "-c";
+		argv[2] = script;
+		argv[3] = "sh";
+	}
 
 	d->pid = fork();
 	ck_assert_int_ge(d->pid, 0);
@@ -409,12 +423,6 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 		setenv("NOTIFY_SOCKET", notify, 1);
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_PID");
-		if (o->nofile > 0) {
-			struct rlimit rl = { (rlim_t)o->nofile, (rlim_t)o->nofile };
-
-			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-				_exit(126);
-		}
 		if (o->child_setup)
 			o->child_setup();
 		execvp(argv[0], (char *const *)argv);
@@ -474,13 +482,15 @@ const char *daemon_wait_notify_msg(struct daemon *d, const char *prefix, int tim
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		for (const char *line = buf; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		for (const char *line = buf; line;
+		     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
 			if (!strncmp(line, prefix, strlen(prefix)))
 				return buf;
 	}
 }
 
-bool status_node(const struct daemon *d, int node, struct dkm_status *st, struct dkm_status_node *sn)
+bool status_node(const struct daemon *d, int node, struct dkm_status *st,
+		 struct dkm_status_node *sn)
 {
 	struct dkm_msg m = status_msg(d);
 	bool found = false;

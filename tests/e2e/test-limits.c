@@ -25,6 +25,12 @@
 
 static uint64_t page;
 
+/*
+ * No refresh where the test is not about it: the daemon sends STATUS= at each
+ * refresh and sd_notify blocks once 10 are unread (slow runs, valgrind).
+ */
+#define QUIET "refresh_interval_ms = 3600000\n"
+
 /* ---- a second uid: a client of nobody in a child process ---- */
 
 struct other {
@@ -228,7 +234,7 @@ START_TEST(test_placement_refusals)
 
 	/* kmem nodes 1 and 2 at distance 17 from CPU node 0 */
 	daemon_start_opts(&d, &(struct daemon_opts){
-		.conf = "socket_group =",
+		.conf = QUIET "socket_group =",
 		.args = (const char *const[]){ "--sysfs-root", FIXTURE("tie"), NULL } });
 	c = client_open(&d, "tie");
 	ck_assert_int_eq(alloc_kind(c, DKM_KIND_KMEM_PREFERRED, 4 * MIB, &reg), -EINVAL);
@@ -240,7 +246,7 @@ START_TEST(test_placement_refusals)
 
 	/* no node is kmem: no dax device in system-ram mode, no kmem_nodes= */
 	daemon_start_opts(&d, &(struct daemon_opts){
-		.conf = "socket_group =",
+		.conf = QUIET "socket_group =",
 		.args = (const char *const[]){ "--sysfs-root", FIXTURE("no-kmem"), NULL } });
 	c = client_open(&d, "no-kmem");
 	for (unsigned k = 0; k < 3; k++) {
@@ -262,7 +268,7 @@ START_TEST(test_max_clients)
 	struct other o;
 	char err[256];
 
-	daemon_start(&d, "socket_mode = 0666\nmax_clients = 2");
+	daemon_start(&d, QUIET "socket_mode = 0666\nmax_clients = 2");
 	c1 = client_open(&d, "one");
 	c2 = client_open(&d, "two");
 	other_start(&o, &d, NULL, 0);
@@ -295,7 +301,7 @@ START_TEST(test_max_regions_per_uid)
 	struct dkm_region r1, r2, r3, r4;
 	struct other o;
 
-	daemon_start(&d, "socket_mode = 0666\nmax_regions_per_uid = 3");
+	daemon_start(&d, QUIET "socket_mode = 0666\nmax_regions_per_uid = 3");
 	c1 = client_open(&d, "one");
 	c2 = client_open(&d, "two");
 	ck_assert_int_eq(alloc_kind(c1, DKM_KIND_KMEM, 1 * MIB, &r1), 0);
@@ -335,7 +341,8 @@ START_TEST(test_descriptor_limit)
 	struct dkm_region reg, first = { 0 };
 	int n = 0, r;
 
-	daemon_start_opts(&d, &(struct daemon_opts){ .extra_conf = "max_clients = 10", .nofile = 200 });
+	daemon_start_opts(&d, &(struct daemon_opts){ .extra_conf = QUIET "max_clients = 10",
+						      .nofile = 200 });
 	c = client_open(&d, "fds");
 	for (;;) {
 		r = alloc_kind(c, DKM_KIND_KMEM, page, &reg);
@@ -378,7 +385,7 @@ START_TEST(test_quota_release_and_uids)
 	struct dkm_region reg, reg2;
 	struct other o;
 
-	daemon_start(&d, "socket_mode = 0666\nquota = 10M");
+	daemon_start(&d, QUIET "socket_mode = 0666\nquota = 10M");
 	c = client_open(&d, "quota");
 	ck_assert_int_eq(alloc_kind(c, DKM_KIND_KMEM, 8 * MIB, &reg), 0);
 	ck_assert_int_eq(alloc_kind(c, DKM_KIND_KMEM, 4 * MIB, &reg2), -EDQUOT);
@@ -412,7 +419,7 @@ START_TEST(test_admin_group)
 	struct dkm_region reg;
 	char out[8192];
 
-	daemon_start(&d, "socket_mode = 0666\nadmin_group = 65534");
+	daemon_start(&d, QUIET "socket_mode = 0666\nadmin_group = 65534");
 	c = client_open(&d, "holder");
 	ck_assert_int_eq(alloc_kind(c, DKM_KIND_KMEM, 2 * MIB, &reg), 0);
 	{
