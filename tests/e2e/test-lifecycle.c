@@ -32,8 +32,8 @@
 #define MIB (1024ull * 1024)
 
 /*
- * No refresh where the test is not about it: the daemon sends STATUS= at each
- * refresh and sd_notify blocks once 10 are unread (slow runs, valgrind).
+ * No refresh where the test is not about it: the daemon does only what the
+ * test asks (slow runs, valgrind).
  */
 #define QUIET "refresh_interval_ms = 3600000\n"
 
