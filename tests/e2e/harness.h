@@ -87,7 +87,7 @@ pid_t fork_as(uid_t uid);
 /*
  * Throw away what the daemon sent to the notify socket. sd_notify blocks
  * once 10 datagrams are unread (net.unix.max_dgram_qlen), and the daemon
- * sends STATUS= at every refresh: a test with a short refresh_interval_ms
+ * sends STATUS= whenever its totals change: a test that makes many changes
  * calls this while it waits.
  */
 void daemon_drain_notify(struct daemon *d);

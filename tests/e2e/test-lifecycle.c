@@ -493,6 +493,30 @@ START_TEST(test_second_hello)
 }
 END_TEST
 
+/* STATUS= only when it changes: a refresh every 20 ms must not fill the notify socket. */
+START_TEST(test_status_on_change)
+{
+	struct daemon d;
+	struct dkm_conn *c;
+	int n = 0;
+
+	daemon_start(&d, "refresh_interval_ms = 20\n");
+	usleep(600 * 1000); /* some 30 refreshes */
+	while (daemon_wait_notify(&d, "STATUS=", 200))
+		n++;
+	ck_assert_msg(n <= 1, "%d STATUS= lines from a daemon where nothing changed", n);
+	c = client_open(&d, "one");
+	usleep(100 * 1000);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "STATUS=serving 1 client,", 2000));
+	n = 0;
+	while (daemon_wait_notify(&d, "STATUS=", 200))
+		n++;
+	ck_assert_msg(n == 0, "%d more STATUS= lines after the one that said so", n);
+	dkm_conn_close(c);
+	daemon_stop(&d);
+}
+END_TEST
+
 /* ---- reloads ---- */
 
 /* A new quota applies on SIGHUP; a broken file is refused whole (moved from test-broker.c). */
@@ -630,6 +654,7 @@ static Suite *lifecycle_suite(void)
 	tcase_add_test(tc, test_population_beside_the_loop);
 	tcase_add_test(tc, test_revocation);
 	tcase_add_test(tc, test_second_hello);
+	tcase_add_test(tc, test_status_on_change);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_reload_map_unreadable);
 	tcase_add_test(tc, test_reconfigure_on_reload);
