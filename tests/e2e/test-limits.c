@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -443,6 +444,45 @@ START_TEST(test_admin_group)
 }
 END_TEST
 
+/* CLIENTS from a process of uid/gid nobody with group g among its supplementary ones (or none). */
+static int clients_with_group(const struct daemon *d, gid_t g)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct dkm_conn *c;
+		struct dkm_msg m;
+		char err[256];
+		int r;
+
+		if (setgroups(g == (gid_t)-1 ? 0 : 1, &g) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(126);
+		if (dkm_conn_open(d->sock, "member", &c, err, sizeof(err)) < 0)
+			_exit(125);
+		r = dkm_conn_clients(c, &m);
+		_exit(r == 0 ? 0 : r == -EPERM ? 1 : 124);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* "Members of this group": a supplementary group counts as much as the primary one. */
+START_TEST(test_admin_group_supplementary)
+{
+	struct daemon d;
+
+	daemon_start(&d, QUIET "socket_mode = 0666\nadmin_group = 4242");
+	ck_assert_int_eq(clients_with_group(&d, 4242), 0);
+	ck_assert_int_eq(clients_with_group(&d, 4243), 1);
+	ck_assert_int_eq(clients_with_group(&d, (gid_t)-1), 1);
+	daemon_stop(&d);
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits-e2e");
@@ -457,6 +497,7 @@ static Suite *limits_suite(void)
 	tcase_add_test(tc, test_descriptor_limit);
 	tcase_add_test(tc, test_quota_release_and_uids);
 	tcase_add_test(tc, test_admin_group);
+	tcase_add_test(tc, test_admin_group_supplementary);
 	suite_add_tcase(s, tc);
 	return s;
 }
