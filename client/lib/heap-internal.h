@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Types of the allocator core (heap.c), and hooks for its unit test.
+ * Types of the allocator core (client/lib/heap-*.c), and hooks for its unit
+ * test.
  *
  * Map of the structures
  *
@@ -29,10 +30,11 @@
  *                under pool->lock, never cached by a thread.
  *   dkm_block    a free block: a link and a key in its first 16 bytes.
  *
- *   tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per thread and
- *                pool): cur[class] (the slab malloc pops from), partial and
- *                full lists of the other slabs the cache owns, and an inbox
- *                where other threads push the blocks they free into them.
+ *   dkm_tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per
+ *                thread and pool): cur[class] (the slab malloc pops from),
+ *                partial and full lists of the other slabs the cache owns,
+ *                and an inbox where other threads push the blocks they free
+ *                into them.
  *
  *   radix map    address >> 22 -> 0 (not ours), 1 (a live segment's head),
  *                d + 1 (d segments past the head of a live large span).
@@ -108,7 +110,7 @@ enum dkm_slab_where {
 /*
  * A slab: blocks [0, capacity) of bsize bytes from start, which is its
  * first slot (past the header in slot 0) plus the class' color (a different
- * page offset per class, see heap.c). Blocks
+ * page offset per class, see heap-class.c). Blocks
  * [0, carved) have been carved: each is either handed out, on this slab's
  * free list, or on the inbox of some cache (pushed by a thread that freed it
  * remotely). Counting:
@@ -127,7 +129,7 @@ enum dkm_slab_where {
  * start, cls and nslots do not change while the slab exists. slow_used
  * follows where, for the owner's free fast path: NONE (cur) 0xffff, never;
  * PARTIAL 0, emptied; FULL capacity - 1, no longer full. used is kept as
- * used_rel = used - slow_used (modulo 2^16, see slab_used()), so that the
+ * used_rel = used - slow_used (modulo 2^16, see dkm_slab_used()), so that the
  * fast paths count with one add and the free fast path's test is "used_rel
  * reaches 0". A slab holds at most 4096 blocks (16-byte class, one slot).
  */
@@ -147,6 +149,7 @@ struct dkm_slab {
 	_Atomic(struct dkm_tcache *) owner; /* owning cache, NULL when abandoned */
 	struct dkm_dlist link;              /* on the list named by where */
 };
+#define DKM_SLOW_NEVER 0xffffu /* dkm_slab.slow_used of a cur slab */
 
 /*
  * The free fast path's view of a slot, read straight from the pointer's slot
@@ -281,7 +284,7 @@ struct dkm_pool {
 /* For the unit test: full consistency walk of a pool (quiescent pools only);
  * the number of problems found, each reported on stderr. */
 int dkm_heap_check_pool(struct dkm_pool *p);
-/* For the unit test: the debug level heap.c was built with. */
+/* For the unit test: the debug level the core was built with. */
 int dkm_heap_debug_level(void);
 
 #endif
