@@ -122,7 +122,8 @@ static void *__attribute__((noinline)) malloc_slow(struct dkm_pool *p, size_t si
  */
 __attribute__((always_inline)) inline void *dkm_pool_malloc_fast(unsigned id, size_t size)
 {
-	struct dkm_tcache *tc = dkm_tls_thread->tc[id]; /* &dkm_empty_tcache: its slabs have no block */
+	/* &dkm_empty_tcache: its slabs have no block */
+	struct dkm_tcache *tc = dkm_tls_thread->tc[id];
 	struct dkm_slab *s;
 	struct dkm_block *b;
 	unsigned c;
@@ -174,7 +175,8 @@ void *dkm_pool_memalign(struct dkm_pool *p, size_t align, size_t size)
 		 * in slot 0 which holds classes up to 8 KiB only; colors are
 		 * multiples of it).
 		 */
-		for (unsigned c = dkm_class_of(size > align ? size : align); c < DKM_NCLASSES; c++) {
+		for (unsigned c = dkm_class_of(size > align ? size : align);
+		     c < DKM_NCLASSES; c++) {
 			if (dkm_class_size[c] % align)
 				continue;
 			tc = dkm_tcache_get(p);

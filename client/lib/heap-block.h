@@ -43,7 +43,7 @@ static inline DKM_NO_ASAN void dkm_blk_set_vg(struct dkm_block *b, struct dkm_bl
 
 /* The same, with the key at hand (the free fast path computed it). */
 static inline DKM_NO_ASAN void dkm_blk_set_key_vg(struct dkm_block *b, struct dkm_block *next,
-					      uint64_t key, bool vg)
+						  uint64_t key, bool vg)
 {
 	dkm_vg_open(b, vg);
 	b->next = next;
@@ -62,7 +62,6 @@ static inline DKM_NO_ASAN void dkm_blk_clear_key_vg(struct dkm_block *b, bool vg
 #define dkm_blk_next(b) dkm_blk_next_vg(b, dkm_vg)
 #define dkm_blk_set(b, next) dkm_blk_set_vg(b, next, dkm_vg)
 #define dkm_blk_clear_key(b) dkm_blk_clear_key_vg(b, dkm_vg)
-
 
 /* The key word of b, free or handed out (not under Valgrind). */
 static inline DKM_NO_ASAN uint64_t dkm_blk_key_raw(const struct dkm_block *b)

@@ -49,8 +49,8 @@ bool dkm_slab_consistent(struct dkm_slab *s)
 	for (struct dkm_block *b = s->free; b; b = dkm_blk_next(b)) {
 		size_t off = (size_t)((char *)b - dkm_slab_base(seg, s));
 
-		if ((char *)b < dkm_slab_base(seg, s) || off % s->bsize || off / s->bsize >= s->carved ||
-		    !dkm_blk_keyed(b) || ++n > s->carved)
+		if ((char *)b < dkm_slab_base(seg, s) || off % s->bsize ||
+		    off / s->bsize >= s->carved || !dkm_blk_keyed(b) || ++n > s->carved)
 			return false;
 	}
 	return n + dkm_slab_used(s) == s->carved;
@@ -69,8 +69,9 @@ bool dkm_segment_consistent(struct dkm_segment *seg)
 
 		if (free && (h != i || seg->slabs[i].carved || seg->slabs[i].bsize))
 			return false;
-		if (free && memcmp(&seg->geo[i], &(struct dkm_slot_geo){ .slab = dkm_slab_offset(i) },
-				   sizeof(seg->geo[i])))
+		if (free &&
+		    memcmp(&seg->geo[i], &(struct dkm_slot_geo){ .slab = dkm_slab_offset(i) },
+			   sizeof(seg->geo[i])))
 			return false;
 		if (!free && h == i) {
 			const struct dkm_slab *s = &seg->slabs[i];
@@ -115,7 +116,8 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 		mapped += seg->span_size;
 		CHECK(seg->magic == DKM_SEG_MAGIC && seg->kind == DKM_SEG_SLABS && seg->pool == p,
 		      "segment %p: bad header", (void *)seg);
-		CHECK(dkm_radix_head((uintptr_t)seg) == seg, "segment %p: not in the map", (void *)seg);
+		CHECK(dkm_radix_head((uintptr_t)seg) == seg, "segment %p: not in the map",
+		      (void *)seg);
 		CHECK(seg->in_avail == (seg->free_slots != 0), "segment %p: avail flag",
 		      (void *)seg);
 		for (unsigned i = 0; i < DKM_SLOTS; i++) {
@@ -136,14 +138,17 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 					      s->nslots >= 1 && i + s->nslots <= DKM_SLOTS &&
 					      s->bsize <= DKM_MEDIUM_MAX && s->carved == 1 &&
 					      dkm_slab_used(s) == 1 && !s->free && !s->thread &&
-					      !atomic_load_explicit(&s->owner, memory_order_relaxed) &&
+					      !atomic_load_explicit(&s->owner,
+								    memory_order_relaxed) &&
 					      s->where == DKM_SLAB_NONE,
 				      "medium block %p: geometry", (void *)dkm_slab_base(seg, s));
 				continue;
 			}
-			CHECK(s->start >> DKM_SLOT_SHIFT == i && s->bsize == dkm_class_size[s->cls] &&
+			CHECK(s->start >> DKM_SLOT_SHIFT == i &&
+				      s->bsize == dkm_class_size[s->cls] &&
 				      s->nslots == dkm_class_slots[s->cls] &&
-				      s->carved <= dkm_slab_capacity(s) && dkm_slab_used(s) <= s->carved,
+				      s->carved <= dkm_slab_capacity(s) &&
+				      dkm_slab_used(s) <= s->carved,
 			      "slab %p: geometry", (void *)s);
 			o = atomic_load_explicit(&s->owner, memory_order_relaxed);
 			if (o && o != me)
@@ -152,7 +157,8 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 				struct dkm_slab *bs = dkm_slab_lookup(seg, (uintptr_t)b);
 
 				if (bs != s || !dkm_blk_keyed(b) || ++nfree > (long)s->carved) {
-					CHECK(0, "slab %p: bad free block %p", (void *)s, (void *)b);
+					CHECK(0, "slab %p: bad free block %p", (void *)s,
+					      (void *)b);
 					break;
 				}
 			}
@@ -163,7 +169,8 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 			if (!o) {
 				bool room = s->free || s->carved < dkm_slab_capacity(s);
 
-				CHECK(dkm_slab_used(s) > 0, "slab %p: abandoned and empty", (void *)s);
+				CHECK(dkm_slab_used(s) > 0, "slab %p: abandoned and empty",
+				      (void *)s);
 				CHECK(room == (s->where == DKM_SLAB_ABANDONED),
 				      "slab %p: abandoned listing", (void *)s);
 			} else {
@@ -195,7 +202,8 @@ int dkm_heap_check_pool(struct dkm_pool *p)
 		nseg++;
 		mapped += seg->span_size;
 		retained += seg->span_size;
-		CHECK(dkm_radix_head((uintptr_t)seg) == NULL, "retained %p: in the map", (void *)seg);
+		CHECK(dkm_radix_head((uintptr_t)seg) == NULL, "retained %p: in the map",
+		      (void *)seg);
 	}
 	CHECK(nseg == p->nsegments && mapped == p->mapped_bytes && retained == p->retained_bytes,
 	      "pool counters: %zu/%zu segments, %zu/%zu bytes, %zu/%zu retained", nseg,

@@ -83,7 +83,8 @@ void dkm_classes_init(void)
 		dkm_assert(dkm_class_slots[c] > 1 || DKM_SEG_HEADER_SIZE % (sz & -sz) == 0);
 		dkm_class_batch[c] = (uint16_t)(sz >= 4096 ? 1 : 4096 / sz);
 		dkm_class_color[c] = class_color_pick(c, sz, used);
-		dkm_class_cap[c] = (uint32_t)((dkm_class_slots[c] * DKM_SLOT_SIZE - dkm_class_color[c]) / sz);
+		dkm_class_cap[c] =
+			(uint32_t)((dkm_class_slots[c] * DKM_SLOT_SIZE - dkm_class_color[c]) / sz);
 		dkm_class_cap0[c] =
 			(uint32_t)((DKM_SLOT_SIZE - DKM_SEG_HEADER_SIZE - dkm_class_color[c]) / sz);
 		dkm_assert(dkm_class_cap[c] >= 4 && dkm_class_cap[c] < DKM_SLOW_NEVER);

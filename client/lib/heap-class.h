@@ -14,13 +14,14 @@
 
 #pragma GCC visibility push(hidden)
 
-extern uint32_t dkm_class_size[DKM_NCLASSES];      /* bytes */
-extern uint8_t dkm_class_slots[DKM_NCLASSES];      /* slots per slab */
-extern uint16_t dkm_class_batch[DKM_NCLASSES];     /* blocks carved at a time */
-extern uint32_t dkm_class_cap[DKM_NCLASSES];       /* blocks in a slab */
-extern uint32_t dkm_class_cap0[DKM_NCLASSES];      /* blocks in a slab in slot 0 (after the header) */
-extern uint32_t dkm_class_color[DKM_NCLASSES];     /* offset of block 0 from the slab's start */
-extern uint8_t dkm_small_class[DKM_SMALL_MAX + 1]; /* size -> class (no arithmetic: one load) */
+extern uint32_t dkm_class_size[DKM_NCLASSES];  /* bytes */
+extern uint8_t dkm_class_slots[DKM_NCLASSES];  /* slots per slab */
+extern uint16_t dkm_class_batch[DKM_NCLASSES]; /* blocks carved at a time */
+extern uint32_t dkm_class_cap[DKM_NCLASSES];   /* blocks in a slab */
+extern uint32_t dkm_class_cap0[DKM_NCLASSES];  /* blocks in a slab in slot 0 (after the header) */
+extern uint32_t dkm_class_color[DKM_NCLASSES]; /* offset of block 0 from the slab's start */
+/* size -> class (no arithmetic: one load) */
+extern uint8_t dkm_small_class[DKM_SMALL_MAX + 1];
 
 /* Fill the tables (from heap_init, once). */
 void dkm_classes_init(void);

@@ -28,7 +28,6 @@
 #include "heap-slab.h"
 #include "track.h"
 
-
 static bool list_contains(struct dkm_block *l, const struct dkm_block *b, uint32_t max)
 {
 	for (uint32_t n = 0; l && n <= max; l = dkm_blk_next(l), n++)
@@ -102,7 +101,6 @@ static int __attribute__((noinline)) free_not_mine(struct dkm_segment *seg, stru
 	dkm_track_free(seg->pool, b, s->bsize);
 	return dkm_free_other(seg, s, b);
 }
-
 
 /* Every pointer the fast path does not handle: not a block, a large block, Valgrind. */
 static int __attribute__((noinline)) free_slow(void *ptr)

@@ -7,7 +7,6 @@
  */
 #include "heap-init.h"
 
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -26,6 +25,13 @@ struct dkm_tcache dkm_empty_tcache = {
 struct dkm_thread dkm_empty_thread = {
 	.tc = { [0 ... DKM_HEAP_NO_POOL] = &dkm_empty_tcache },
 };
+/*
+ * The calling thread's caches; &dkm_empty_thread until its first slow path.
+ * Under Valgrind they are kept in dkm_tls_thread_vg instead, so that the
+ * malloc fast path, finding no block in &dkm_empty_thread, always takes the
+ * slow path, which has the client requests (and the free fast path never
+ * runs: no dkm_fastmap).
+ */
 __thread struct dkm_thread *dkm_tls_thread __attribute__((tls_model("initial-exec"))) =
 	&dkm_empty_thread;
 __thread struct dkm_thread *dkm_tls_thread_vg __attribute__((tls_model("initial-exec"))) =
@@ -60,7 +66,6 @@ void dkm_heap_init_once(void)
 {
 	pthread_once(&heap_once, heap_init);
 }
-
 
 /*
  * Thread and cache structures come from anonymous memory and are recycled,

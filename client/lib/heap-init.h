@@ -19,13 +19,7 @@
 extern struct dkm_slab dkm_empty_slab;     /* free == NULL: the fast path falls through */
 extern struct dkm_tcache dkm_empty_tcache; /* cur[] all &dkm_empty_slab, inbox DEAD */
 extern struct dkm_thread dkm_empty_thread; /* tc[] all &dkm_empty_tcache */
-/*
- * The calling thread's caches; &dkm_empty_thread until its first slow path.
- * Under Valgrind they are kept in dkm_tls_thread_vg instead, so that the
- * malloc fast path, finding no block in &dkm_empty_thread, always takes the
- * slow path, which has the client requests (and the free fast path never
- * runs: no fast map).
- */
+/* The calling thread's caches, and where they are under Valgrind (see heap-init.c). */
 extern __thread struct dkm_thread *dkm_tls_thread __attribute__((tls_model("initial-exec")));
 extern __thread struct dkm_thread *dkm_tls_thread_vg __attribute__((tls_model("initial-exec")));
 

@@ -46,6 +46,44 @@
  * DKM_CLASS_MAX are medium up to DKM_MEDIUM_MAX (2 MiB: whole 64 KiB slots,
  * so at most a slot is wasted), and above that large, with a span of their
  * own.
+ *
+ * Fast paths (no lock, no atomic read-modify-write, no division):
+ *   malloc  TLS load, the thread's cache of the pool, the slab of the class
+ *           (table lookup), pop its free list;
+ *   free    one byte of the fast map (a live slab segment?), the slot's
+ *           geometry in the segment header, block index by multiplication
+ *           and rotation; key check; when the calling thread owns the slab,
+ *           push onto its free list.
+ * A free into a slab another thread owns pushes the block onto that cache's
+ * inbox (CAS); the owner drains it when its slab runs dry. A slab whose owner
+ * flushed (thread exit) is abandoned to the pool: frees into it take the pool
+ * lock, and a thread short of a slab of that class adopts it. Medium blocks
+ * (above DKM_CLASS_MAX, up to DKM_MEDIUM_MAX) are runs of whole slots taken
+ * and given back under the pool lock; larger ones are spans of their own.
+ *
+ * Files (the interface is heap.h; each file's first comment says its job; a
+ * header heap-X.h declares what heap-X.c shares, with the inline helpers of
+ * its concern; all of it is hidden from the library's users):
+ *   heap-alloc.c    malloc: its fast path, refill, aligned allocation
+ *   heap-free.c     free: its fast path, remote frees, suspected double
+ *                   frees; the size and pool of a block
+ *   heap-cache.c    thread caches: attaching one, inboxes, the owner's slow
+ *                   path after a local free, the flush at thread exit
+ *   heap-slab.c     slabs: slots of a segment, carving, abandoning, releasing
+ *   heap-medium.c   medium blocks: runs of whole slots
+ *   heap-large.c    large blocks: a span each
+ *   heap-segment.c  segments and spans: the source and the retained list
+ *   heap-map.c      the radix map and the fast map of live segments
+ *   heap-class.c    size classes
+ *   heap-pool.c     pools: creation, destruction, figures
+ *   heap-init.c     global state, initialisation, memory for thread and cache
+ *                   structures, what a child forgets after fork()
+ *   heap-check.c    the assertion handler and consistency checks
+ *   heap-track.c    Valgrind client requests, out of line
+ *   track.h         the Valgrind and ASan hooks
+ *   heap-assert.h   assertions and branch hints
+ *   heap-block.h    a free block's link and key
+ *   heap-list.h     intrusive lists
  */
 #ifndef DKM_CLIENT_HEAP_INTERNAL_H
 #define DKM_CLIENT_HEAP_INTERNAL_H

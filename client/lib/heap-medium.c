@@ -49,7 +49,7 @@ void *dkm_medium_alloc(struct dkm_pool *p, size_t size)
 		return NULL;
 	}
 	s = dkm_slots_take(seg, (unsigned)j, k, DKM_CLASS_MEDIUM, k << DKM_SLOT_SHIFT,
-		       (uint32_t)j << DKM_SLOT_SHIFT);
+			   (uint32_t)j << DKM_SLOT_SHIFT);
 	s->carved = 1;
 	s->used_rel = (uint16_t)(1 - s->slow_used); /* used 1 */
 	block = dkm_slab_base(seg, s);

@@ -107,7 +107,8 @@ void dkm_pool_destroy(struct dkm_pool *p)
 		dkm_dl_add(&all, &seg->link);
 	}
 	while (!dkm_dl_empty(&p->retained)) {
-		struct dkm_segment *seg = dkm_container_of(p->retained.next, struct dkm_segment, link);
+		struct dkm_segment *seg =
+			dkm_container_of(p->retained.next, struct dkm_segment, link);
 
 		dkm_dl_del(&seg->link);
 		dkm_dl_add(&all, &seg->link);

@@ -37,7 +37,6 @@ struct dkm_slot_geo dkm_slot_geo(const struct dkm_slab *s, unsigned i)
 	};
 }
 
-
 /* Give memory back to the source. Never under the pool lock. */
 static void source_unmap(struct dkm_pool *p, void *addr, size_t size, void *token)
 {

@@ -31,14 +31,13 @@ static int slots_find(uint64_t free, unsigned k)
 	return -1;
 }
 
-
 /*
  * A segment of p with a free run of k slots as find() places it (one from
  * the source if none has), and the run's first slot in *j. Under the lock
  * (dropped while mapping). NULL with errno.
  */
 struct dkm_segment *dkm_segment_with_room(struct dkm_pool *p, unsigned k,
-					      int (*find)(uint64_t, unsigned), int *j)
+					  int (*find)(uint64_t, unsigned), int *j)
 {
 	struct dkm_segment *seg;
 
@@ -62,7 +61,7 @@ struct dkm_segment *dkm_segment_with_room(struct dkm_pool *p, unsigned k,
  * owner, where NONE. Under the lock.
  */
 struct dkm_slab *dkm_slots_take(struct dkm_segment *seg, unsigned j, unsigned k,
-				   unsigned cls, uint32_t bsize, uint32_t start)
+				unsigned cls, uint32_t bsize, uint32_t start)
 {
 	struct dkm_slab *s = &seg->slabs[j];
 
@@ -100,8 +99,8 @@ struct dkm_slab *dkm_slab_new(struct dkm_pool *p, unsigned c, struct dkm_tcache 
 	if (!seg)
 		return NULL;
 	s = dkm_slots_take(seg, (unsigned)j, k, c, dkm_class_size[c],
-		       (j == 0 ? (uint32_t)DKM_SEG_HEADER_SIZE : (uint32_t)j << DKM_SLOT_SHIFT) +
-			       dkm_class_color[c]);
+			   (j == 0 ? (uint32_t)DKM_SEG_HEADER_SIZE
+				   : (uint32_t)j << DKM_SLOT_SHIFT) + dkm_class_color[c]);
 	s->thread = tc->thread;
 	atomic_store_explicit(&s->owner, tc, memory_order_relaxed);
 	base = dkm_slab_base(seg, s);
@@ -181,7 +180,7 @@ void dkm_slab_abandon(struct dkm_pool *p, struct dkm_slab *s, struct dkm_dlist *
 
 /* Free b into an abandoned slab. Under the lock. */
 void dkm_free_abandoned(struct dkm_pool *p, struct dkm_slab *s, struct dkm_block *b,
-			   struct dkm_dlist *unmap)
+			struct dkm_dlist *unmap)
 {
 	dkm_assert_internal(atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL);
 	dkm_assert(dkm_slab_used(s) > 0);

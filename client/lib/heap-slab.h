@@ -73,7 +73,8 @@ static inline void dkm_slab_set_where(struct dkm_slab *s, enum dkm_slab_where w,
 	uint16_t used = dkm_slab_used(s);
 
 	s->where = (uint8_t)w;
-	s->slow_used = w == DKM_SLAB_NONE ? DKM_SLOW_NEVER : w == DKM_SLAB_FULL ? (uint16_t)(cap - 1) : 0;
+	s->slow_used = w == DKM_SLAB_NONE ? DKM_SLOW_NEVER :
+		       w == DKM_SLAB_FULL ? (uint16_t)(cap - 1) : 0;
 	s->used_rel = (uint16_t)(used - s->slow_used);
 }
 
@@ -84,11 +85,10 @@ static inline uint32_t dkm_slab_capacity(const struct dkm_slab *s)
 }
 
 static inline struct dkm_block *dkm_slab_block(const struct dkm_segment *seg,
-					   const struct dkm_slab *s, uint32_t idx)
+					       const struct dkm_slab *s, uint32_t idx)
 {
 	return (struct dkm_block *)(dkm_slab_base(seg, s) + (size_t)idx * s->bsize);
 }
-
 
 /*
  * The slab and index of the block starting at a (in the live slab segment
