@@ -12,8 +12,8 @@
 
 #include "track.h"
 
-_Atomic(_Atomic uint32_t *) dkm_radix_top[(size_t)1 << DKM_RADIX_TOP_BITS];
-_Atomic uint8_t dkm_fastmap[(size_t)1 << DKM_FASTMAP_BITS];
+_Atomic(_Atomic uint32_t *) dkm_radix_top[(size_t)1 << DKM_RADIX_TOP_BITS]; /* leaves: never freed */
+_Atomic uint8_t dkm_fastmap[(size_t)1 << DKM_FASTMAP_BITS]; /* zero pages until touched */
 
 void dkm_fastmap_set(struct dkm_segment *seg, bool live)
 {

@@ -114,9 +114,10 @@ static inline void dkm_track_fresh(void *a, size_t n)
 }
 
 /*
- * The helpers below take vg, "running on Valgrind": the fast paths pass a
- * constant false (under Valgrind they never run: see dkm_tls_thread and the fast
- * map), the rest pass dkm_vg.
+ * The helpers below (and the dkm_blk_* ones of heap-block.h) take vg,
+ * "running on Valgrind": the fast paths pass a constant false (under
+ * Valgrind they never run: see dkm_tls_thread and the fast map), the rest
+ * pass dkm_vg.
  */
 static inline void dkm_vg_open(const void *b, bool vg)
 {
