@@ -4,12 +4,13 @@
  *
  * MEMKIND_DAX_KMEM_NODES: memkind's node list of the KMEM nodes is parsed
  * with libnuma's numa_parse_nodestring, as memkind parses it, and given to
- * libdaxkmem-client as DAXKMEM_NODES (the daemon validates it), unless
- * DAXKMEM_NODES is set already. libdaxkmem-client has no other way in, so
- * this is done with setenv, once, from the library's constructor: before
- * main() for a program linked to memkind, and inside dlopen() for an OpenMP
- * runtime, the points where no other thread of a well-behaved program reads
- * the environment.
+ * libdaxkmem-client as DAXKMEM_NODES (the daemon validates it); a
+ * DAXKMEM_NODES set already wins, and MEMKIND_DAX_KMEM_NODES is ignored.
+ * libdaxkmem-client has no other way in, so this is done with setenv, once,
+ * from the library's constructor: before main() for a program linked to
+ * memkind, inside dlopen() for an OpenMP runtime; the points where no other
+ * thread of a well-behaved program reads the environment. Children inherit
+ * the variable, as they inherit MEMKIND_DAX_KMEM_NODES.
  *
  * The probe: libomp asks memkind_check_available of every kind while it
  * initialises, so reaching the daemon must neither hang nor take long. The
@@ -58,6 +59,9 @@ __attribute__((constructor)) static void map_nodes_env(void)
 
 	if (!s || !*s)
 		return;
+	/* daxkmem's own setting, where given, is the one libdaxkmem-client uses */
+	if (secure_getenv("DAXKMEM_NODES") && *secure_getenv("DAXKMEM_NODES"))
+		return;
 	snprintf(D.env_value, sizeof(D.env_value), "%s", s);
 	if (numa_available() < 0 || !(mask = numa_parse_nodestring(s))) {
 		D.env_err = MEMKIND_ERROR_ENVIRON;
@@ -71,10 +75,7 @@ __attribute__((constructor)) static void map_nodes_env(void)
 	    dkm_bitmap_format_list(&b, list, sizeof(list)) >= sizeof(list))
 		D.env_err = MEMKIND_ERROR_ENVIRON;
 	dkm_bitmap_free(&b);
-	if (D.env_err)
-		return;
-	s = secure_getenv("DAXKMEM_NODES");
-	if (!s || !*s)
+	if (!D.env_err)
 		(void)setenv("DAXKMEM_NODES", list, 1);
 }
 

@@ -378,7 +378,12 @@ DKM_MK_EXPORT int memkind_get_version(void)
 	return DKM_MK_VERSION;
 }
 
-/* The texts of memkind 1.14, word for word: programs and logs compare them. */
+/*
+ * The texts of memkind 1.14, word for word (programs and logs compare them),
+ * written as it writes them: a fixed text padded with NULs to size
+ * (strncpy), a formatted one terminated (snprintf), and in both cases the
+ * last byte of msg a NUL, even when that cuts the text.
+ */
 DKM_MK_EXPORT void memkind_error_message(int err, char *msg, size_t size)
 {
 	const char *text = NULL;
@@ -387,57 +392,60 @@ DKM_MK_EXPORT void memkind_error_message(int err, char *msg, size_t size)
 		return;
 	switch (err) {
 	case MEMKIND_ERROR_UNAVAILABLE:
-		text = "Requested memory kind is not available";
+		text = "<memkind> Requested memory kind is not available";
 		break;
 	case MEMKIND_ERROR_MBIND:
-		text = "Call to mbind() failed";
+		text = "<memkind> Call to mbind() failed";
 		break;
 	case MEMKIND_ERROR_MMAP:
-		text = "Call to mmap() failed";
+		text = "<memkind> Call to mmap() failed";
 		break;
 	case MEMKIND_ERROR_MALLOC:
-		text = "Call to malloc() failed";
+		text = "<memkind> Call to malloc() failed";
 		break;
 	case MEMKIND_ERROR_ENVIRON:
-		text = "Error parsing environment variable (MEMKIND_*)";
+		text = "<memkind> Error parsing environment variable (MEMKIND_*)";
 		break;
 	case MEMKIND_ERROR_INVALID:
-		text = "Invalid input arguments to memkind routine";
+		text = "<memkind> Invalid input arguments to memkind routine";
 		break;
 	case MEMKIND_ERROR_TOOMANY:
 		snprintf(msg, size,
 			 "<memkind> Attempted to initialize more than maximum (%i) number of kinds",
 			 MEMKIND_MAX_KIND);
-		return;
+		break;
 	case MEMKIND_ERROR_BADOPS:
-		text = "memkind_ops structure is poorly formed (missing or incorrect functions)";
+		text = "<memkind> memkind_ops structure is poorly formed (missing or incorrect "
+		       "functions)";
 		break;
 	case MEMKIND_ERROR_HUGETLB:
-		text = "unable to allocate huge pages";
+		text = "<memkind> unable to allocate huge pages";
 		break;
 	case MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE:
-		text = "Requested memory type is not available";
+		text = "<memkind> Requested memory type is not available";
 		break;
 	case MEMKIND_ERROR_OPERATION_FAILED:
-		text = "Operation failed";
+		text = "<memkind> Operation failed";
 		break;
 	case MEMKIND_ERROR_ARENAS_CREATE:
-		text = "Call to jemalloc's arenas.create () failed";
+		text = "<memkind> Call to jemalloc's arenas.create () failed";
 		break;
 	case MEMKIND_ERROR_RUNTIME:
-		text = "Unspecified run-time error";
+		text = "<memkind> Unspecified run-time error";
 		break;
 	case EINVAL:
-		text = "Alignment must be a power of two and larger than sizeof(void *)";
+		text = "<memkind> Alignment must be a power of two and larger than sizeof(void *)";
 		break;
 	case ENOMEM:
-		text = "Call to jemk_mallocx() failed";
+		text = "<memkind> Call to jemk_mallocx() failed";
 		break;
 	default:
 		snprintf(msg, size, "<memkind> Undefined error number: %i", err);
-		return;
+		break;
 	}
-	snprintf(msg, size, "<memkind> %s", text);
+	if (text)
+		strncpy(msg, text, size);
+	msg[size - 1] = '\0';
 }
 
 /* ======================================================================
