@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs, as root on Debian 12, every package daxkmem needs to build and test
 # (systemd for systemd-analyze and systemd-socket-activate in the tests; jemalloc,
-# mimalloc and memkind for the allocator benchmark's peers; QEMU and the guest
+# mimalloc and memkind for the allocator benchmark's peers; memkind, clang and
+# libomp for the memkind drop-in's tests in tests/memkind; QEMU and the guest
 # image's tools for the VM suites in tests/vm).
 set -euo pipefail
 pkgs=(
@@ -12,6 +13,7 @@ pkgs=(
 	numactl jq valgrind
 	systemd
 	libjemalloc-dev libmimalloc-dev libmemkind-dev
+	clang libomp-14-dev
 	qemu-system-x86 ndctl daxctl busybox-static kmod cpio
 )
 missing=()
