@@ -111,7 +111,8 @@ DKM_MK_EXPORT int hbw_verify_memory_region(void *addr, size_t size, int flags)
 		int node = -1;
 
 		if (flags & HBW_TOUCH_PAGES) {
-			volatile char *v = p;
+			/* the page's first byte within the range: the caller's bytes only */
+			volatile char *v = p < (char *)addr ? (char *)addr : p;
 
 			*v = *v;
 		}

@@ -105,6 +105,15 @@ static void spawn(struct child *c, bool dropin, const char *const *argv, const c
 		setenv("DAXKMEM_RUN_LIBDIR", DKM_DROPIN_DIR, 1);
 		/* the daemon may run under valgrind: give the probe time (the unreachable cases set theirs) */
 		setenv("DAXKMEM_MEMKIND_TIMEOUT", "30000", 1);
+		if (asan()) {
+			/* memkind's edge cases ask for SIZE_MAX bytes: ASan's malloc must say NULL, as the C library's does */
+			char opts[512];
+			const char *old = getenv("ASAN_OPTIONS");
+
+			snprintf(opts, sizeof(opts), "%s%sallocator_may_return_null=1", old ? old : "",
+				 old && *old ? ":" : "");
+			setenv("ASAN_OPTIONS", opts, 1);
+		}
 		for (int i = 0; env && env[i]; i++) {
 			const char *eq = strchr(env[i], '=');
 
