@@ -96,7 +96,9 @@ static void *kind_alloc(memkind_t kind, size_t size, bool zero)
 
 	switch (kind->cls) {
 	case DKM_MK_SYSTEM:
-		p = zero ? calloc(1, size) : malloc(size);
+		/* beyond PTRDIFF_MAX the C library fails too; memory checkers call such sizes errors */
+		if (size <= PTRDIFF_MAX)
+			p = zero ? calloc(1, size) : malloc(size);
 		break;
 	case DKM_MK_REGULAR:
 		p = dkm_mk_regular_alloc(size, 0);
@@ -167,6 +169,8 @@ DKM_MK_EXPORT int memkind_posix_memalign(memkind_t kind, void **memptr, size_t a
 		}
 		if (bad_alignment)
 			return EINVAL;
+		if (size > PTRDIFF_MAX)
+			return ENOMEM;
 		r = posix_memalign(memptr, alignment, size);
 		errno = saved;
 		return r;
@@ -259,7 +263,7 @@ DKM_MK_EXPORT void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
 	}
 	/* The same allocator resizes in place where it can. */
 	if (kind->cls == DKM_MK_SYSTEM && o == OWN_SYSTEM) {
-		n = realloc(ptr, size);
+		n = size <= PTRDIFF_MAX ? realloc(ptr, size) : NULL;
 		errno = n ? saved : ENOMEM;
 		return n;
 	}

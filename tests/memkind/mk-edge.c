@@ -508,7 +508,7 @@ static void *churn(void *arg)
 	struct thread_arg *a = arg;
 	void *blocks[256] = { 0 };
 
-	for (int round = 0; round < 40; round++)
+	for (int round = 0; round < 12; round++)
 		for (int i = 0; i < 256; i++) {
 			size_t size = 16 + (size_t)((i * 131 + round * 17) % 9000);
 

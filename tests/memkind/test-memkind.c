@@ -53,6 +53,14 @@ static bool asan(void)
 	return s && *s && strcmp(s, "0");
 }
 
+/* Under the valgrind test setup (programs run under valgrind, much slower). */
+static bool wrapped(void)
+{
+	const char *w = getenv("DKM_TEST_WRAPPER");
+
+	return w && *w;
+}
+
 static double elapsed(const struct timespec *start)
 {
 	struct timespec now;
@@ -103,8 +111,11 @@ static void spawn(struct child *c, bool dropin, const char *const *argv, const c
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("LD_LIBRARY_PATH");
 		setenv("DAXKMEM_RUN_LIBDIR", DKM_DROPIN_DIR, 1);
-		/* the daemon may run under valgrind: give the probe time (the unreachable cases set theirs) */
-		setenv("DAXKMEM_MEMKIND_TIMEOUT", "30000", 1);
+		/*
+		 * The daemon may run under valgrind on a loaded machine: give the
+		 * probe time (the unreachable cases set theirs).
+		 */
+		setenv("DAXKMEM_MEMKIND_TIMEOUT", wrapped() ? "600000" : "30000", 1);
 		if (asan()) {
 			/* memkind's edge cases ask for SIZE_MAX bytes: ASan's malloc must say NULL, as the C library's does */
 			char opts[512];
@@ -433,13 +444,6 @@ static void expect_one_log_line(const char *err, const char *why)
 	ck_assert_msg(strstr(err, "the MEMKIND_DAX_KMEM kinds are unavailable"), "%s", err);
 }
 
-static bool wrapped(void)
-{
-	const char *w = getenv("DKM_TEST_WRAPPER");
-
-	return w && *w;
-}
-
 START_TEST(unreachable_no_daemon)
 {
 	char dir[] = "/tmp/dkm-memkind-XXXXXX", sock[96], env_sock[128], out[1024];
@@ -584,7 +588,7 @@ START_TEST(nodes_env)
 	static const char *const values[] = { "0", "0-0", "all", " 0", "abc", "5", "0,5", "0-1",
 					      "1000", "0,," };
 	char out[1024], env_nodes[64], real_codes[32], codes[32];
-	const char *env[] = { env_socket, env_nodes, "DAXKMEM_NODES", NULL };
+	const char *env[] = { env_socket, env_nodes, "DAXKMEM_NODES", "DAXKMEM_LOG=1", NULL };
 	const char *err;
 	struct daemon d;
 
@@ -593,13 +597,13 @@ START_TEST(nodes_env)
 		snprintf(env_nodes, sizeof(env_nodes), "MEMKIND_DAX_KMEM_NODES=%s", values[i]);
 		ck_assert_int_eq(run(false, probe_argv, env, out, sizeof(out), NULL, NULL), 0);
 		dax_codes(out, real_codes, sizeof(real_codes));
-		ck_assert_int_eq(run(true, probe_argv, env, out, sizeof(out), NULL, NULL), 0);
+		ck_assert_int_eq(run(true, probe_argv, env, out, sizeof(out), &err, NULL), 0);
 		dax_codes(out, codes, sizeof(codes));
 		fprintf(stderr, "MEMKIND_DAX_KMEM_NODES=\"%s\": real memkind %s, drop-in %s\n",
 			values[i], real_codes, codes);
 		ck_assert_msg(!strcmp(codes, real_codes),
-			      "MEMKIND_DAX_KMEM_NODES=\"%s\": real memkind %s, drop-in %s", values[i],
-			      real_codes, codes);
+			      "MEMKIND_DAX_KMEM_NODES=\"%s\": real memkind %s, drop-in %s (%s)", values[i],
+			      real_codes, codes, err);
 		if (!strcmp(codes, "0 0 0"))
 			ck_assert_msg(count(out, "malloc ok") == 4, "%s", out);
 		else
@@ -635,34 +639,35 @@ END_TEST
 static Suite *memkind_suite(void)
 {
 	Suite *s = suite_create("memkind");
+	int scale = wrapped() ? 10 : 1; /* as the valgrind test setup scales meson's timeouts */
 	TCase *tc;
 
 	tc = tcase_create("omp");
-	tcase_set_timeout(tc, 240);
+	tcase_set_timeout(tc, 240 * scale);
 	tcase_add_test(tc, omp_dropin);
 	tcase_add_test(tc, omp_without_dropin);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("real_program");
-	tcase_set_timeout(tc, 240);
+	tcase_set_timeout(tc, 240 * scale);
 	tcase_add_test(tc, real_program_dropin);
 	tcase_add_test(tc, real_program_real);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("differential");
-	tcase_set_timeout(tc, 600);
+	tcase_set_timeout(tc, 600 * scale);
 	tcase_add_test(tc, differential);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("unreachable");
-	tcase_set_timeout(tc, 240);
+	tcase_set_timeout(tc, 240 * scale);
 	tcase_add_test(tc, unreachable_no_daemon);
 	tcase_add_test(tc, unreachable_stuck_daemon);
 	tcase_add_test(tc, unreachable_full_backlog);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("nodes_env");
-	tcase_set_timeout(tc, 240);
+	tcase_set_timeout(tc, 240 * scale);
 	tcase_add_test(tc, nodes_env);
 	suite_add_tcase(s, tc);
 	return s;
