@@ -364,8 +364,8 @@ static void small_free(struct chunk *c, void *p)
 	pthread_mutex_lock(&sc->lock);
 	if (idx >= c->bump || !(c->used[idx / 64] & (1ull << (idx % 64)))) {
 		pthread_mutex_unlock(&sc->lock);
-		fprintf(stderr, "libmemkind (daxkmem): memkind_free(%p): double free of a "
-				"MEMKIND_REGULAR block\n", p);
+		fprintf(stderr, "libmemkind (daxkmem): memkind_free(%p): a MEMKIND_REGULAR block "
+				"freed already\n", p);
 		return;
 	}
 	c->used[idx / 64] &= ~(1ull << (idx % 64));

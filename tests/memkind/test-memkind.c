@@ -236,9 +236,15 @@ static unsigned count(const char *hay, const char *needle)
 
 static char env_socket[160];
 
+/*
+ * The daemon tells NOTIFY_SOCKET its status at every refresh, and nobody
+ * reads those after READY=1: with the refresh once an hour, the socket's
+ * queue (net.unix.max_dgram_qlen, often 10) does not fill up and block it
+ * during a long run under valgrind.
+ */
 static void start_daemon(struct daemon *d)
 {
-	daemon_start(d, NULL);
+	daemon_start(d, "refresh_interval_ms = 3600000");
 	snprintf(env_socket, sizeof(env_socket), "DAXKMEM_SOCKET=%s", d->sock);
 }
 
