@@ -286,7 +286,7 @@ DKM_MK_EXPORT void *memkind_realloc(memkind_t kind, void *ptr, size_t size)
 	return n;
 }
 
-/* Blocks are not moved to compact a heap: NULL is memkind's answer that a move was not worthwhile. */
+/* Blocks are not moved to compact a heap: NULL is memkind's "a move is not worthwhile". */
 DKM_MK_EXPORT void *memkind_defrag_reallocate(memkind_t kind, void *ptr)
 {
 	(void)kind;

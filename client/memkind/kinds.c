@@ -21,7 +21,8 @@
 #define SYSTEM(n) { .name = n, .cls = DKM_MK_SYSTEM }
 #define REGULAR(n) { .name = n, .cls = DKM_MK_REGULAR }
 #define DAX(n, k) { .name = n, .cls = DKM_MK_DAX, .dax = k }
-#define NONE(n, err, cap) { .name = n, .cls = DKM_MK_UNAVAILABLE, .unavailable = err, .capacity = cap }
+#define NONE(n, err, cap) \
+	{ .name = n, .cls = DKM_MK_UNAVAILABLE, .unavailable = err, .capacity = cap }
 
 /*
  * Kinds not served answer check_available with the error memkind itself

@@ -131,7 +131,7 @@ static void kind_cases(const char *name, memkind_t k, bool capacity)
 		printf("%s malloc(%zu) %s errno %d", name, sizes[i], ptr_state(p, NULL), errno);
 		if (p) {
 			fill(p, sizes[i], 3);
-			printf(" usable>=size %d aligned16 %d kind %s", 
+			printf(" usable>=size %d aligned16 %d kind %s",
 			       memkind_malloc_usable_size(k, p) >= sizes[i], ((uintptr_t)p & 15) == 0,
 			       kind_name(memkind_detect_kind(p)));
 		}
@@ -231,7 +231,8 @@ static void kind_cases(const char *name, memkind_t k, bool capacity)
 	printf("%s posix_memalign(64, MAX) %d %s errno %d\n", name, r, ptr_state(p, sentinel), errno);
 	printf("%s usable_size(NULL) %zu\n", name, memkind_malloc_usable_size(k, NULL));
 	memkind_free(k, NULL);
-	printf("%s defrag_reallocate(NULL) %s\n", name, ptr_state(memkind_defrag_reallocate(k, NULL), NULL));
+	printf("%s defrag_reallocate(NULL) %s\n", name,
+	       ptr_state(memkind_defrag_reallocate(k, NULL), NULL));
 }
 
 /* ---- across kinds ---- */
@@ -713,7 +714,7 @@ static int dropin(void)
 	return failures ? 1 : 0;
 }
 
-/* The groups of kinds the library serves on this machine (the real memkind may): for MK_EDGE_SKIP. */
+/* The groups of kinds this library serves here (the real memkind may), for MK_EDGE_SKIP. */
 static int skips(void)
 {
 	const char *sep = "";

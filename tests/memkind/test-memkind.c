@@ -117,7 +117,7 @@ static void spawn(struct child *c, bool dropin, const char *const *argv, const c
 		 */
 		setenv("DAXKMEM_MEMKIND_TIMEOUT", wrapped() ? "600000" : "30000", 1);
 		if (asan()) {
-			/* memkind's edge cases ask for SIZE_MAX bytes: ASan's malloc must say NULL, as the C library's does */
+			/* edge cases ask for SIZE_MAX bytes: ASan's malloc must say NULL, as libc's does */
 			char opts[512];
 			const char *old = getenv("ASAN_OPTIONS");
 
@@ -372,7 +372,8 @@ static char *transcript(bool dropin, const char *const *env)
 
 	ck_assert_msg(r == 0, "mk-edge common (%s) exited %d: %s", dropin ? "drop-in" : "real", r,
 		      err);
-	ck_assert_msg(strstr(out, "\nend\n"), "mk-edge common (%s) did not finish", dropin ? "drop-in" : "real");
+	ck_assert_msg(strstr(out, "\nend\n"), "mk-edge common (%s) did not finish",
+		      dropin ? "drop-in" : "real");
 	return out;
 }
 
@@ -615,7 +616,7 @@ START_TEST(nodes_env)
 		else
 			ck_assert_msg(count(out, "malloc failed errno 12") == 3, "%s", out);
 	}
-	/* an empty set: memkind calls the kinds available and fails every allocation; the drop-in says ENVIRON */
+	/* an empty set: memkind calls the kinds available and fails every allocation; ENVIRON here */
 	snprintf(env_nodes, sizeof(env_nodes), "MEMKIND_DAX_KMEM_NODES=!0");
 	ck_assert_int_eq(run(true, probe_argv, env, out, sizeof(out), NULL, NULL), 0);
 	dax_codes(out, codes, sizeof(codes));
