@@ -42,7 +42,7 @@ struct child {
 	pid_t pid;
 	FILE *out;
 	int in;
-	char err_path[64];
+	int err;                  /* its standard error: a file already unlinked */
 	struct timespec start;
 };
 
@@ -76,6 +76,7 @@ static double elapsed(const struct timespec *start)
  */
 static void spawn(struct child *c, bool dropin, const char *const *argv, const char *const *env)
 {
+	char err_path[] = "/tmp/dkm-memkind-err-XXXXXX";
 	int out[2], in[2], fd;
 	const char *full[48];
 	int n = 0;
@@ -96,9 +97,9 @@ static void spawn(struct child *c, bool dropin, const char *const *argv, const c
 	for (int i = 0; argv[i] && n < 46; i++)
 		full[n++] = argv[i];
 	full[n] = NULL;
-	strcpy(c->err_path, "/tmp/dkm-memkind-err-XXXXXX");
-	fd = mkstemp(c->err_path);
+	fd = mkostemp(err_path, O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
+	unlink(err_path);
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
@@ -142,7 +143,7 @@ static void spawn(struct child *c, bool dropin, const char *const *argv, const c
 	}
 	close(out[1]);
 	close(in[0]);
-	close(fd);
+	c->err = fd;
 	c->out = fdopen(out[0], "r");
 	c->in = in[1];
 }
@@ -191,17 +192,15 @@ static int finish(struct child *c, char *rest, size_t restsize)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Its standard error (static buffer); removes the file. */
+/* Its standard error (static buffer); closes the file. */
 static const char *errors(struct child *c)
 {
 	static char buf[8192];
-	int fd = open(c->err_path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+	ssize_t n = pread(c->err, buf, sizeof(buf) - 1, 0);
 
 	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
-	unlink(c->err_path);
+	close(c->err);
+	c->err = -1;
 	return buf;
 }
 
