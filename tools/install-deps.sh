@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs, as root on Debian 12, every package daxkmem needs to build and test
 # (systemd for systemd-analyze and systemd-socket-activate in the tests, man-db for
-# the Documentation= check of systemd-analyze verify; jemalloc,
-# mimalloc and memkind for the allocator benchmark's peers; QEMU and the guest
+# the Documentation= check of systemd-analyze verify; jemalloc, mimalloc and
+# memkind for the allocator benchmark's peers; memkind, clang and libomp for the
+# memkind drop-in's tests in tests/memkind; QEMU and the guest
 # image's tools for the VM suites in tests/vm).
 set -euo pipefail
 pkgs=(
@@ -13,6 +14,7 @@ pkgs=(
 	numactl jq valgrind
 	systemd man-db
 	libjemalloc-dev libmimalloc-dev libmemkind-dev
+	clang libomp-14-dev
 	qemu-system-x86 ndctl daxctl busybox-static kmod cpio
 )
 missing=()
