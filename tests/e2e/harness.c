@@ -343,3 +343,72 @@ struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags)
 	req.cpu_node = (int32_t)node;
 	return req;
 }
+
+void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *extra_conf)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char conf[1024], notify[160];
+	const char *argv[32];
+	int n = 0;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/dkm-e2e-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	ck_assert_int_eq(chmod(d->dir, 0755), 0);
+	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/daxkmemd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
+	snprintf(notify, sizeof(notify), "%s/notify", d->dir);
+	snprintf(conf, sizeof(conf), "socket_group =\nreserve = 16M\n%s\n",
+		 extra_conf ? extra_conf : "");
+	write_file(d->conf, conf);
+
+	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(d->notify_fd, 0);
+	strcpy(sa.sun_path, notify);
+	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	{
+		static char wrap[512];
+		const char *w = getenv("DKM_TEST_WRAPPER");
+
+		if (w && *w) {
+			snprintf(wrap, sizeof(wrap), "%s", w);
+			for (char *tok = strtok(wrap, " "); tok && n < 16; tok = strtok(NULL, " "))
+				argv[n++] = tok;
+		}
+	}
+	argv[n++] = DAXKMEMD_PATH;
+	argv[n++] = "--foreground";
+	argv[n++] = "--config";
+	argv[n++] = d->conf;
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--verbose";
+	argv[n++] = "--sysfs-root";
+	argv[n++] = sysfs_root;
+	argv[n] = NULL;
+
+	d->pid = fork();
+	ck_assert_int_ge(d->pid, 0);
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		setenv("NOTIFY_SOCKET", notify, 1);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(d->pid, d->pid);
+	if (!daemon_wait_notify(d, "READY=1", 60000)) {
+		show_log(d);
+		kill(-d->pid, SIGKILL);
+		ck_abort_msg("daxkmemd did not send READY=1 within 60 s");
+	}
+}

@@ -58,4 +58,11 @@ bool wait_granted(const struct daemon *d, int node, uint64_t want, int timeout_m
 /* A request for the CPU node the calling thread runs on. */
 struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags);
 
+/*
+ * Start daxkmemd on the sysfs tree below sysfs_root (a fixture) with no
+ * kmem_nodes line: the daemon detects the kmem nodes of the fixture itself.
+ * extra_conf as for daemon_start; fails the test on error.
+ */
+void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *extra_conf);
+
 #endif

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Helpers of the libdaxkmem-client end-to-end tests (test-client*.c): a
+ * daemon the library finds, stderr captured, child processes bounded in
+ * time, and what the kernel says about a mapping (policy, residency, SIGBUS).
+ */
+#ifndef DKM_E2E_CLIENT_UTIL_H
+#define DKM_E2E_CLIENT_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <numaif.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daxkmem.h"
+#include "harness.h"
+#include "test-common.h"
+
+#define MIB (1024ull * 1024)
+
+/* Point the library at d (DAXKMEM_SOCKET); empty segments go back at once. */
+static inline void use_daemon(const struct daemon *d)
+{
+	setenv("DAXKMEM_SOCKET", d->sock, 1);
+	setenv("DAXKMEM_RETAIN", "0", 1);
+}
+
+/* A daemon for this test, found by the library through DAXKMEM_SOCKET. */
+static inline void start(struct daemon *d, const char *conf)
+{
+	daemon_start(d, conf);
+	use_daemon(d);
+}
+
+/* Timeouts stretch under valgrind (the test setup sets DKM_TEST_WRAPPER). */
+static inline int scaled_ms(int ms)
+{
+	const char *w = getenv("DKM_TEST_WRAPPER");
+
+	return w && *w ? ms * 10 : ms;
+}
+
+/* Run fn with stderr going to a file; return what was written (static buffer). */
+static inline char *capture_stderr(void (*fn)(void *), void *arg)
+{
+	static char buf[8192];
+	char path[] = "/tmp/dkm-stderr-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return buf;
+}
+
+/*
+ * Run fn(arg) in a child process, its stderr into out; the child exits with
+ * fn's value. Returns the wait status, or -1 if the child had to be killed
+ * after timeout_ms (scaled). No core files: some children abort on purpose.
+ */
+static inline int run_child(int (*fn)(void *), void *arg, char *out, size_t outsize,
+			    int timeout_ms)
+{
+	char path[] = "/tmp/dkm-child-XXXXXX";
+	int fd = mkstemp(path), status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_int_ge(fd, 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit nocore = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &nocore);
+		dup2(fd, 2);
+		_exit(fn(arg));
+	}
+	timeout_ms = scaled_ms(timeout_ms);
+	for (int waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited += 5) {
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			status = -1;
+			break;
+		}
+		poll(NULL, 0, 5);
+	}
+	n = pread(fd, out, outsize - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return status;
+}
+
+/* "exited with 0", "killed by signal 6", ... for messages. */
+static inline const char *status_str(int status)
+{
+	static char buf[64];
+
+	if (status == -1)
+		snprintf(buf, sizeof(buf), "timed out (killed)");
+	else if (WIFEXITED(status))
+		snprintf(buf, sizeof(buf), "exited with %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, sizeof(buf), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, sizeof(buf), "status 0x%x", status);
+	return buf;
+}
+
+/*
+ * The memory policy of the page holding p, as the kernel has it for the
+ * mapping (for a shared mapping of a memfd: the file's policy, which the
+ * daemon set with mbind); *mask gets the nodes of nodes 0..63.
+ */
+static inline int policy_of(const void *p, unsigned long *mask)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long m[1024 / (8 * sizeof(unsigned long))] = { 0 };
+	int mode = -1;
+
+	ck_assert_int_eq(get_mempolicy(&mode, m, 1024, (void *)((uintptr_t)p & ~(uintptr_t)(page - 1)),
+				       MPOL_F_ADDR),
+			 0);
+	*mask = m[0];
+	return mode;
+}
+
+/* Pages of [p, p + n) in memory now (mincore: for a memfd, its page cache). */
+static inline size_t resident_pages(const void *p, size_t n)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+	size_t npages = ((uintptr_t)p + n - a + (size_t)page - 1) / (size_t)page, r = 0;
+	unsigned char *vec = calloc(npages, 1);
+
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)a, npages * (size_t)page, vec), 0);
+	for (size_t i = 0; i < npages; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}
+
+static sigjmp_buf probe_jmp;
+
+static inline void probe_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(probe_jmp, 1);
+}
+
+/*
+ * Touch the byte at p (a read, or a write of v): true if that raised
+ * SIGBUS. *seen gets the byte read (before any write).
+ */
+static inline bool touch_sigbus(volatile unsigned char *p, bool write, unsigned char v,
+				unsigned char *seen)
+{
+	struct sigaction sa = { .sa_handler = probe_sigbus }, old;
+	bool bus = false;
+
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGBUS, &sa, &old), 0);
+	if (sigsetjmp(probe_jmp, 1) == 0) {
+		unsigned char c = *p;
+
+		if (seen)
+			*seen = c;
+		if (write)
+			*p = v;
+	} else {
+		bus = true;
+	}
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+#endif
