@@ -149,22 +149,6 @@ static inline int policy_of(const void *p, unsigned long *mask)
 	return mode;
 }
 
-/* Pages of [p, p + n) in memory now (mincore: for a memfd, its page cache). */
-static inline size_t resident_pages(const void *p, size_t n)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
-	size_t npages = ((uintptr_t)p + n - a + (size_t)page - 1) / (size_t)page, r = 0;
-	unsigned char *vec = calloc(npages, 1);
-
-	ck_assert_ptr_nonnull(vec);
-	ck_assert_int_eq(mincore((void *)a, npages * (size_t)page, vec), 0);
-	for (size_t i = 0; i < npages; i++)
-		r += vec[i] & 1;
-	free(vec);
-	return r;
-}
-
 static sigjmp_buf probe_jmp;
 
 static inline void probe_sigbus(int sig)
