@@ -266,7 +266,7 @@ static Suite *env_suite(void)
 	Suite *s = suite_create("client-env-e2e");
 	TCase *tc = tcase_create("environment");
 
-	tcase_set_timeout(tc, 120);
+	tcase_timeout(tc, 120);
 	tcase_add_test(tc, test_log);
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_prefault);

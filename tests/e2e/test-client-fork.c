@@ -64,6 +64,7 @@ struct inherit {
 	unsigned char *region; /* 3 pages, of daxkmem_region_get */
 	unsigned char *big;    /* a large block: a region of the heap of its own */
 	int ready[2], go[2];   /* child -> parent, parent -> child */
+	int res[2];            /* child_exit's */
 };
 
 /* Child: bit i of the exit status is check i failed. */
@@ -124,11 +125,13 @@ START_TEST(test_fork_child_sigbus_after_parent_release)
 	memset(in.big, 'Q', BIG);
 	ck_assert_int_eq(pipe(in.ready), 0);
 	ck_assert_int_eq(pipe(in.go), 0);
+	ck_assert_int_eq(pipe(in.res), 0);
 	fflush(NULL);
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0)
-		_exit(child_after_release(&in));
+		child_exit(child_after_release(&in), in.res[1]);
+	close(in.res[1]);
 	ck_assert_int_eq(read(in.ready[0], &x, 1), 1);
 	/* the child's writes are its own */
 	ck_assert_uint_eq(in.region[0], 'P');
@@ -138,7 +141,7 @@ START_TEST(test_fork_child_sigbus_after_parent_release)
 	/* both went back (and were revoked) before the calls returned */
 	ck_assert_uint_eq(status_granted(&d, -1), 0);
 	ck_assert_int_eq(write(in.go[1], "g", 1), 1);
-	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	status = child_wait(child, in.res[0], 20000);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s",
 		      status_str(status));
 	daemon_stop(&d);
@@ -305,7 +308,7 @@ static Suite *fork_suite(void)
 	Suite *s = suite_create("client-fork-e2e");
 	TCase *tc = tcase_create("revocation");
 
-	tcase_set_timeout(tc, 120);
+	tcase_timeout(tc, 120);
 	tcase_add_test(tc, test_release_revokes_mapping);
 	tcase_add_test(tc, test_fork_child_sigbus_after_parent_release);
 	tcase_add_test(tc, test_fork_while_allocating);

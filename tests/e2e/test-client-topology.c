@@ -55,8 +55,7 @@ START_TEST(test_preferred_tie_refused)
 	struct try_arg a = { .kind = DAXKMEM_KIND_KMEM_PREFERRED };
 	char *out;
 
-	daemon_start_sysfs(&d, FIXTURE("tie"), NULL);
-	use_daemon(&d);
+	start_sysfs(&d, FIXTURE("tie"), NULL);
 	setenv("DAXKMEM_LOG", "1", 1);
 	out = capture_stderr(try_kind, &a);
 	ck_assert_int_eq(a.available, EINVAL);
@@ -81,8 +80,7 @@ START_TEST(test_no_kmem_node_enodev)
 {
 	struct daemon d;
 
-	daemon_start_sysfs(&d, FIXTURE("no-kmem"), NULL);
-	use_daemon(&d);
+	start_sysfs(&d, FIXTURE("no-kmem"), NULL);
 	for (unsigned k = 0; k < 3; k++) {
 		struct try_arg a = { .kind = kinds[k] };
 		void *p = NULL;
@@ -128,8 +126,7 @@ START_TEST(test_daxkmem_nodes_used_for_placement)
 	char out[4096];
 	int status;
 
-	daemon_start_sysfs(&d, FIXTURE("one-socket"), NULL);
-	use_daemon(&d);
+	start_sysfs(&d, FIXTURE("one-socket"), NULL);
 	/* without the override, in a child (the library reads its environment once) */
 	status = run_child(refused_logged, &a, out, sizeof(out), 10000);
 	ck_assert_msg(status == 0, "child %s: %s", status_str(status), out);
@@ -156,7 +153,7 @@ static Suite *topology_suite(void)
 	Suite *s = suite_create("client-topology-e2e");
 	TCase *tc = tcase_create("fixtures");
 
-	tcase_set_timeout(tc, 120);
+	tcase_timeout(tc, 120);
 	tcase_add_test(tc, test_preferred_tie_refused);
 	tcase_add_test(tc, test_no_kmem_node_enodev);
 	tcase_add_test(tc, test_daxkmem_nodes_used_for_placement);

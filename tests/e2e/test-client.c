@@ -281,7 +281,7 @@ START_TEST(test_bad_free_reported)
 }
 END_TEST
 
-START_TEST(test_quota)
+START_TEST(test_quota_and_max_region_size)
 {
 	struct daemon d;
 	void *p[64];
@@ -566,12 +566,12 @@ static Suite *client_suite(void)
 	Suite *s = suite_create("client-e2e");
 	TCase *tc = tcase_create("library");
 
-	tcase_set_timeout(tc, 120);
+	tcase_timeout(tc, 120);
 	tcase_add_test(tc, test_kinds_policy_and_accounting);
 	tcase_add_test(tc, test_calloc_realloc_memalign);
 	tcase_add_test(tc, test_realloc_tiers);
 	tcase_add_test(tc, test_bad_free_reported);
-	tcase_add_test(tc, test_quota);
+	tcase_add_test(tc, test_quota_and_max_region_size);
 	tcase_add_test(tc, test_capacity_enomem);
 	tcase_add_test(tc, test_no_daemon);
 	tcase_add_test(tc, test_daxkmem_nodes_invalid);
