@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs, as root on Debian 12, every package daxkmem needs to build and test
-# (systemd for systemd-analyze and systemd-socket-activate in the tests, man-db for
-# the Documentation= check of systemd-analyze verify; jemalloc, mimalloc and
-# memkind for the allocator benchmark's peers; memkind, clang and libomp for the
-# memkind drop-in's tests in tests/memkind; QEMU and the guest
+# (g++ and binutils for the ABI test of the library and its header; systemd for
+# systemd-analyze and systemd-socket-activate in the tests, man-db for the
+# Documentation= check of systemd-analyze verify; jemalloc, mimalloc and memkind
+# for the allocator benchmark's peers; memkind, clang and libomp for the memkind
+# drop-in's tests in tests/memkind; QEMU and the guest
 # image's tools for the VM suites in tests/vm).
 set -euo pipefail
 pkgs=(
-	gcc pkg-config meson ninja-build
+	gcc g++ binutils pkg-config meson ninja-build
 	libnuma-dev libdaxctl-dev libndctl-dev libsystemd-dev libevent-dev
 	libjson-c-dev libinih-dev check
 	numactl jq valgrind

@@ -351,6 +351,12 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char conf[4096], notify[160];
 	const char *argv[48];
+
+void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *extra_conf)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char conf[1024], notify[160];
+	const char *argv[32];
 	int n = 0;
 
 	memset(d, 0, sizeof(*d));
@@ -366,12 +372,16 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 	else
 		snprintf(conf, sizeof(conf), "kmem_nodes = 0\nsocket_group =\nreserve = 16M\n%s\n",
 			 o->extra_conf ? o->extra_conf : "");
+
+	snprintf(conf, sizeof(conf), "socket_group =\nreserve = 16M\n%s\n",
+		 extra_conf ? extra_conf : "");
 	write_file(d->conf, conf);
 
 	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(d->notify_fd, 0);
 	strcpy(sa.sun_path, notify);
 	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
 
 	{
 		static char wrap[512];
@@ -409,6 +419,10 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 		argv[3] = "sh";
 	}
 
+	argv[n++] = "--sysfs-root";
+	argv[n++] = sysfs_root;
+	argv[n] = NULL;
+
 	d->pid = fork();
 	ck_assert_int_ge(d->pid, 0);
 	if (d->pid == 0) {
@@ -425,6 +439,7 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 		unsetenv("LISTEN_PID");
 		if (o->child_setup)
 			o->child_setup();
+
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -573,3 +588,4 @@ int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms)
 	ck_abort_msg("the daemon has no memfd %s", prefix);
 	return -1;
 }
+

@@ -95,4 +95,11 @@ void daemon_drain_notify(struct daemon *d);
 /* Open (through /proc) the daemon's memfd whose name starts with prefix, once it has one. */
 int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms);
 
+/*
+ * Start daxkmemd on the sysfs tree below sysfs_root (a fixture) with no
+ * kmem_nodes line: the daemon detects the kmem nodes of the fixture itself.
+ * extra_conf as for daemon_start; fails the test on error.
+ */
+void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *extra_conf);
+
 #endif

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* libdaxkmem-client against a real daemon, node 0 configured as the kmem node. */
+/*
+ * libdaxkmem-client against a real daemon, node 0 configured as the kmem node.
+ * On a one-node host every page is on node 0 whatever the policy: these
+ * tests check the policy the kernel has for the memory (get_mempolicy's
+ * mode and nodes) and the daemon's accounting, not where pages land;
+ * placement is the VM suites' (tests/vm).
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <numa.h>
+#include <numaif.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -11,43 +19,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daxkmem.h"
-#include "harness.h"
-#include "test-common.h"
-
-#define MIB (1024ull * 1024)
+#include "client-util.h"
 
 static const daxkmem_kind_t kinds[] = { DAXKMEM_KIND_KMEM, DAXKMEM_KIND_KMEM_ALL,
 					DAXKMEM_KIND_KMEM_PREFERRED };
 
-/* A daemon for this test, found by the library through DAXKMEM_SOCKET. */
-static void start(struct daemon *d, const char *conf)
+/* The policy the daemon sets for a kind, here where node 0 is the only kmem node. */
+static void assert_policy(const void *p, daxkmem_kind_t kind)
 {
-	daemon_start(d, conf);
-	setenv("DAXKMEM_SOCKET", d->sock, 1);
-	setenv("DAXKMEM_RETAIN", "0", 1);
-}
+	unsigned long mask;
+	int mode = policy_of(p, &mask);
 
-/* Run fn with stderr going to a file; return what was written. */
-static char *capture_stderr(void (*fn)(void *), void *arg)
-{
-	static char buf[4096];
-	char path[] = "/tmp/dkm-stderr-XXXXXX";
-	int fd = mkstemp(path), saved = dup(2);
-	ssize_t n;
-
-	ck_assert_int_ge(fd, 0);
-	fflush(stderr);
-	dup2(fd, 2);
-	fn(arg);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	unlink(path);
-	return buf;
+	ck_assert_msg(mode == (kind == DAXKMEM_KIND_KMEM_PREFERRED ? MPOL_PREFERRED : MPOL_BIND) &&
+			      mask == 1,
+		      "%s block %p: policy mode %d nodes 0x%lx", daxkmem_kind_name(kind), p, mode,
+		      mask);
 }
 
 struct kinds_arg {
@@ -79,7 +65,13 @@ static void *kinds_thread(void *arg)
 	return NULL;
 }
 
-START_TEST(test_kinds)
+/*
+ * Every size of every kind: usable, aligned, of its kind, and bound by the
+ * policy of its kind (MPOL_BIND to node 0 for KMEM and KMEM_ALL,
+ * MPOL_PREFERRED for KMEM_PREFERRED); the daemon accounts the regions on
+ * node 0 and gets them all back.
+ */
+START_TEST(test_kinds_policy_and_accounting)
 {
 	static const size_t sizes[] = { 0, 1, 16, 24, 100, 512, 1000, 4096, 5000, 65536, 300000,
 					8 << 20 };
@@ -105,10 +97,11 @@ START_TEST(test_kinds)
 			ck_assert_uint_eq((uintptr_t)p % 16, 0);
 			ck_assert_uint_ge(daxkmem_usable_size(DAXKMEM_KIND_DETECT, p), sizes[i]);
 			ck_assert_int_eq(daxkmem_detect_kind(p), kinds[k]);
+			assert_policy(p, kinds[k]);
 			if (sizes[i])
-				ck_assert_int_eq(daxkmem_node_of(p + sizes[i] - 1), 0);
+				assert_policy(p + sizes[i] - 1, kinds[k]);
 		}
-	/* the daemon sees the regions the library holds, bound as the kinds say */
+	/* the daemon accounts the regions the library holds on node 0 */
 	ck_assert_uint_gt(status_granted(&d, 0), 0);
 	for (unsigned k = 0; k < 3; k++)
 		for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -288,7 +281,7 @@ START_TEST(test_bad_free_reported)
 }
 END_TEST
 
-START_TEST(test_quota_and_capacity)
+START_TEST(test_quota_and_max_region_size)
 {
 	struct daemon d;
 	void *p[64];
@@ -305,9 +298,81 @@ START_TEST(test_quota_and_capacity)
 	ck_assert_int_eq(errno, EDQUOT);
 	for (int i = 0; i < n; i++)
 		daxkmem_free(DAXKMEM_KIND_KMEM, p[i]);
-	/* more than the node has: ENOMEM, as memkind would say */
-	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, (size_t)1 << 46));
+	/* above max_region_size (the daemon says EFBIG, before the quota): ENOMEM */
+	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, (size_t)1 << 40));
 	ck_assert_int_eq(errno, ENOMEM);
+	daemon_stop(&d);
+}
+END_TEST
+
+struct big_arg {
+	daxkmem_kind_t kind;
+	size_t size;
+	void *p;
+	int err;
+};
+
+static void malloc_big(void *arg)
+{
+	struct big_arg *a = arg;
+
+	errno = 0;
+	a->p = daxkmem_malloc(a->kind, a->size);
+	a->err = errno;
+}
+
+static void region_big(void *arg)
+{
+	struct big_arg *a = arg;
+
+	errno = 0;
+	a->p = daxkmem_region_get(a->kind, a->size, 0);
+	a->err = errno;
+}
+
+/*
+ * More than the node has, within max_region_size: the daemon finds no room
+ * (ENOSPC, its message says why) and the library says ENOMEM, as memkind
+ * would. DAXKMEM_LOG=1 shows the daemon's reason, so the test knows it was
+ * capacity and not another refusal.
+ */
+START_TEST(test_capacity_enomem)
+{
+	struct daemon d;
+	long long total = numa_node_size64(0, NULL);
+	size_t size;
+	char conf[64];
+
+	ck_assert_int_gt(total, 0);
+	size = ((size_t)total + 1024 * MIB) & ~(size_t)(MIB - 1);
+	snprintf(conf, sizeof(conf), "max_region_size = %zu", 4 * size);
+	start(&d, conf);
+	setenv("DAXKMEM_LOG", "1", 1);
+	for (unsigned k = 0; k < 3; k++) {
+		struct big_arg a = { .kind = kinds[k], .size = size };
+		char *out = capture_stderr(malloc_big, &a);
+
+		ck_assert_ptr_null(a.p);
+		ck_assert_msg(a.err == ENOMEM, "%s: errno %d", daxkmem_kind_name(kinds[k]), a.err);
+		/* KMEM: one node, "cannot take"; the others spread over their nodes, "no room" */
+		ck_assert_msg(strstr(out, k == 0 ? "node 0 cannot take" : "no room for"), "%s", out);
+	}
+	{
+		struct big_arg a = { .kind = DAXKMEM_KIND_KMEM, .size = size };
+		char *out = capture_stderr(region_big, &a);
+
+		ck_assert_ptr_null(a.p);
+		ck_assert_int_eq(a.err, ENOMEM);
+		ck_assert_msg(strstr(out, "node 0 cannot take"), "%s", out);
+	}
+	ck_assert_uint_eq(status_granted(&d, -1), 0);
+	/* a request that fits still works */
+	{
+		void *p = daxkmem_malloc(DAXKMEM_KIND_KMEM, 8 * MIB);
+
+		ck_assert_ptr_nonnull(p);
+		daxkmem_free(DAXKMEM_KIND_DETECT, p);
+	}
 	daemon_stop(&d);
 }
 END_TEST
@@ -319,21 +384,6 @@ START_TEST(test_no_daemon)
 	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, 10));
 	ck_assert_int_eq(errno, ENOENT);
 	ck_assert_int_eq(daxkmem_check_available(DAXKMEM_KIND_KMEM_PREFERRED), ENOENT);
-}
-END_TEST
-
-START_TEST(test_daxkmem_nodes)
-{
-	struct daemon d;
-	void *p;
-
-	start(&d, NULL);
-	setenv("DAXKMEM_NODES", "0", 1);
-	p = daxkmem_malloc(DAXKMEM_KIND_KMEM, 100);
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(daxkmem_node_of(p), 0);
-	daxkmem_free(DAXKMEM_KIND_DETECT, p);
-	daemon_stop(&d);
 }
 END_TEST
 
@@ -369,7 +419,6 @@ START_TEST(test_daemon_dies)
 	memset(small, 1, 100);
 	ck_assert_uint_eq(big[(6 << 20) - 1], 0x3c);
 	big[0] = 9;
-	ck_assert_int_eq(daxkmem_node_of(big), 0);
 	/* anything that needs a new region fails cleanly */
 	errno = 0;
 	ck_assert_ptr_null(daxkmem_malloc(DAXKMEM_KIND_KMEM, 6 << 20));
@@ -409,7 +458,13 @@ START_TEST(test_fork)
 		strcpy(a, "child");           /* a private copy: the parent must not see it */
 		daxkmem_free(DAXKMEM_KIND_KMEM, a);
 		b = daxkmem_malloc(DAXKMEM_KIND_KMEM, 4096); /* the child's own session */
-		ok = ok && b && b != a && daxkmem_node_of(b) == 0 && status_clients(&d) == 2;
+		ok = ok && b && b != a && daxkmem_detect_kind(b) == DAXKMEM_KIND_KMEM &&
+		     status_clients(&d) == 2;
+		if (ok) {
+			unsigned long mask;
+
+			ok = policy_of(b, &mask) == MPOL_BIND && mask == 1; /* a region of its own */
+		}
 		strcpy(b, "child's own");
 		if (write(pipefd[1], ok ? "y" : "n", 1) != 1)
 			_exit(1);
@@ -483,7 +538,8 @@ START_TEST(test_threads)
 }
 END_TEST
 
-START_TEST(test_region_api)
+/* A region: its size, its policy (PREFERRED: MPOL_PREFERRED node 0), the daemon's accounting. */
+START_TEST(test_region_api_policy_and_accounting)
 {
 	struct daemon d;
 	daxkmem_region_t *r;
@@ -494,7 +550,8 @@ START_TEST(test_region_api)
 	ck_assert_uint_eq(daxkmem_region_size(r), 3 * MIB + 4096);
 	ck_assert_int_ge(daxkmem_region_fd(r), 0);
 	memset(daxkmem_region_addr(r), 1, daxkmem_region_size(r));
-	ck_assert_int_eq(daxkmem_node_of(daxkmem_region_addr(r)), 0);
+	assert_policy(daxkmem_region_addr(r), DAXKMEM_KIND_KMEM_PREFERRED);
+	assert_policy((char *)daxkmem_region_addr(r) + 3 * MIB, DAXKMEM_KIND_KMEM_PREFERRED);
 	ck_assert_uint_eq(status_granted(&d, 0), 3 * MIB + 4096);
 	daxkmem_region_release(r);
 	ck_assert_uint_eq(status_granted(&d, 0), 0);
@@ -509,19 +566,19 @@ static Suite *client_suite(void)
 	Suite *s = suite_create("client-e2e");
 	TCase *tc = tcase_create("library");
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_kinds);
+	tcase_timeout(tc, 120);
+	tcase_add_test(tc, test_kinds_policy_and_accounting);
 	tcase_add_test(tc, test_calloc_realloc_memalign);
 	tcase_add_test(tc, test_realloc_tiers);
 	tcase_add_test(tc, test_bad_free_reported);
-	tcase_add_test(tc, test_quota_and_capacity);
+	tcase_add_test(tc, test_quota_and_max_region_size);
+	tcase_add_test(tc, test_capacity_enomem);
 	tcase_add_test(tc, test_no_daemon);
-	tcase_add_test(tc, test_daxkmem_nodes);
 	tcase_add_test(tc, test_daxkmem_nodes_invalid);
 	tcase_add_test(tc, test_daemon_dies);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_threads);
-	tcase_add_test(tc, test_region_api);
+	tcase_add_test(tc, test_region_api_policy_and_accounting);
 	suite_add_tcase(s, tc);
 	return s;
 }

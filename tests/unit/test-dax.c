@@ -343,9 +343,17 @@ START_TEST(test_online_failure_rolls_back)
 }
 END_TEST
 
+/*
+ * A conversion fails and so does the way back: the step says so, with both
+ * errors and the state the device was left in, and does not claim a
+ * rollback. When the way back works, the message says "rolled back" and
+ * gives no state (the device is as it was).
+ */
 START_TEST(test_failed_rollback_reports_state)
 {
 	struct dkm_dax_request req = { .to = DKM_DAX_SYSTEM_RAM, .movable = true, .all = true };
+	const char *names[] = { "dax0.0" };
+	struct dkm_dax_request back = { .to = DKM_DAX_DEVDAX, .names = names, .nnames = 1 };
 	struct dkm_dax_step *s;
 	unsigned n;
 	char err[256];
@@ -356,33 +364,41 @@ START_TEST(test_failed_rollback_reports_state)
 	M.fail_errno = EIO;
 	/* enable_ram fails, and the way back (enable_devdax) fails too */
 	ck_assert_int_eq(run(&req, &s, &n, err), -EIO);
+	ck_assert_str_eq(M.log, "disable:dax0.0 enable_ram:dax0.0 enable_devdax:dax0.0 ");
 	ck_assert(!s[0].rolled_back);
+	ck_assert_int_eq(s[0].error, EIO);
 	ck_assert_int_eq(s[0].after, DKM_DAX_DISABLED);
 	ck_assert_int_eq(M.dev[0].info.mode, DKM_DAX_DISABLED);
+	ck_assert_str_eq(s[0].message, "converting devdax -> system-ram (online movable), destroying "
+				       "its persistent contents: enable_ram: Input/output error; "
+				       "rollback: enable_devdax: Input/output error; state now: "
+				       "disabled on node 2");
 	free(s);
 
+	/* enable_devdax would fail, but the way up does not call it */
 	seed_model();
 	M.n = 1;
 	M.fail_op = "enable_devdax";
 	M.fail_errno = EIO;
-	ck_assert_int_eq(run(&req, &s, &n, err), 0); /* not called on the way up */
+	ck_assert_int_eq(run(&req, &s, &n, err), 0);
+	ck_assert_str_eq(M.log, "disable:dax0.0 enable_ram:dax0.0 online:dax0.0 ");
+	ck_assert_int_eq(M.dev[0].info.mode, DKM_DAX_SYSTEM_RAM);
+	ck_assert_uint_eq(M.dev[0].info.online_blocks, 7);
 	free(s);
-	M.fail_op = "enable_ram";
-	M.fail_after = 0;
-	{
-		const char *names[] = { "dax0.0" };
-		struct dkm_dax_request back = { .to = DKM_DAX_DEVDAX, .names = names, .nnames = 1 };
 
-		M.fail_op = "enable_devdax";
-		M.fail_errno = ENXIO;
-		M.fail_after = 0;
-		ck_assert_int_eq(run(&back, &s, &n, err), -ENXIO);
-		/* rolled back to system-ram, all blocks online again */
-		ck_assert(s[0].rolled_back);
-		ck_assert_int_eq(M.dev[0].info.mode, DKM_DAX_SYSTEM_RAM);
-		ck_assert_uint_eq(M.dev[0].info.online_blocks, 7);
-		free(s);
-	}
+	/* back to devdax: enable_devdax fails, the way back to system-ram works */
+	M.log[0] = '\0';
+	M.fail_errno = ENXIO;
+	ck_assert_int_eq(run(&back, &s, &n, err), -ENXIO);
+	ck_assert_str_eq(M.log, "offline:dax0.0 disable:dax0.0 enable_devdax:dax0.0 "
+				"enable_ram:dax0.0 online:dax0.0 ");
+	ck_assert(s[0].rolled_back);
+	ck_assert_int_eq(s[0].error, ENXIO);
+	ck_assert_int_eq(M.dev[0].info.mode, DKM_DAX_SYSTEM_RAM);
+	ck_assert_uint_eq(M.dev[0].info.online_blocks, 7);
+	ck_assert_str_eq(s[0].message, "converting system-ram -> devdax: enable_devdax: No such device "
+				       "or address; rolled back");
+	free(s);
 }
 END_TEST
 

@@ -820,6 +820,90 @@ START_TEST(test_double_free)
 }
 END_TEST
 
+/*
+ * What daxkmem(3) promises of a second free, case by case, each made to
+ * happen (no race): reported when the block is found free (by the thread
+ * that allocated it; by another thread while the first free still waits in
+ * the owner's queue); ignored, and harmless, when another thread frees it
+ * again after the owner took the first free in; medium and large blocks are
+ * gone after the first free ("not a block"); and a second free after the
+ * block was handed out again frees the new block (cannot be told apart).
+ */
+START_TEST(test_double_free_promises)
+{
+	struct tsrc s = { 0 };
+	struct dkm_pool *p = pool_new(&s, 0);
+	struct dkm_pool_stats before, after;
+	void *blocks[600], *x, *y, *keep, *other, *m, *l;
+	unsigned seen = 0;
+
+	/* the allocating thread frees it twice: found on its slab's free list */
+	x = dkm_pool_malloc(p, 64);
+	keep = dkm_pool_malloc(p, 64); /* the slab stays when x is freed */
+	ck_assert_int_eq(dkm_block_free(x), 0);
+	ck_assert_int_eq(dkm_block_free(x), -EALREADY);
+
+	/* another thread, twice, before the owner took the first in: found in the owner's queue */
+	x = dkm_pool_malloc(p, 64);
+	ck_assert_int_eq(free_in_thread(x), 0);
+	ck_assert_int_eq(free_in_thread(x), -EALREADY);
+
+	/*
+	 * The owner takes its queue in when it next needs a slab, of any class:
+	 * here its first block of another class. Then another thread's second
+	 * free finds nothing to look at: not reported, and nothing is done.
+	 */
+	other = dkm_pool_malloc(p, 1000);
+	ck_assert_ptr_nonnull(other);
+	before = stats(p);
+	ck_assert_int_eq(free_in_thread(x), 0);
+	after = stats(p);
+	ck_assert_mem_eq(&before, &after, sizeof(before));
+	check_pool(p);
+	/* the owner still finds it free */
+	ck_assert_int_eq(dkm_block_free(x), -EALREADY);
+	/* and it comes back once only */
+	for (unsigned i = 0; i < 600; i++) {
+		blocks[i] = dkm_pool_malloc(p, 64);
+		ck_assert_ptr_nonnull(blocks[i]);
+		seen += blocks[i] == x;
+		for (unsigned j = 0; j < i; j++)
+			ck_assert_ptr_ne(blocks[i], blocks[j]);
+	}
+	ck_assert_uint_eq(seen, 1);
+	for (unsigned i = 0; i < 600; i++)
+		ck_assert_int_eq(dkm_block_free(blocks[i]), 0);
+	check_pool(p);
+
+	/* medium and large blocks go back at the first free: a second one is "not a block" */
+	m = dkm_pool_malloc(p, 300 * KiB);
+	l = dkm_pool_malloc(p, 5 * MiB);
+	ck_assert_int_eq(dkm_block_free(m), 0);
+	ck_assert_int_eq(dkm_block_free(m), -EINVAL);
+	ck_assert_int_eq(free_in_thread(m), -EINVAL);
+	ck_assert_int_eq(dkm_block_free(l), 0);
+	ck_assert_int_eq(dkm_block_free(l), -EINVAL);
+	ck_assert_int_eq(free_in_thread(l), -EINVAL);
+
+	/* handed out again in between: the second free is the new block's (not detectable) */
+	x = dkm_pool_malloc(p, 64);
+	ck_assert_int_eq(dkm_block_free(x), 0);
+	y = dkm_pool_malloc(p, 64);
+	ck_assert_ptr_eq(y, x);
+	ck_assert_int_eq(dkm_block_free(x), 0); /* y is free now */
+	ck_assert_int_eq(dkm_block_free(y), -EALREADY);
+
+	ck_assert_int_eq(dkm_block_free(keep), 0);
+	ck_assert_int_eq(dkm_block_free(other), 0);
+	ck_assert_uint_eq(stats(p).blocks, 0);
+	check_pool(p);
+	dkm_heap_thread_flush();
+	ck_assert_uint_eq(stats(p).segments, 0);
+	dkm_pool_destroy(p);
+	ck_assert_uint_eq(s.live, 0);
+}
+END_TEST
+
 START_TEST(test_foreign_pointers)
 {
 	struct tsrc s = { 0 };
@@ -1286,7 +1370,13 @@ START_TEST(test_thread_exit)
 }
 END_TEST
 
-/* Thread A keeps allocating (its inbox drained as it goes) while B frees A's blocks twice. */
+/*
+ * Thread A keeps allocating (its inbox drained as it goes) while B frees A's
+ * blocks twice: whatever the timing, each second free is reported
+ * (-EALREADY) or ignored (0), and the heap stays whole. How many are
+ * reported depends on the timing and is not checked: daxkmem(3) promises a
+ * report only in the cases test_double_free_promises makes happen.
+ */
 struct race {
 	struct dkm_pool *p;
 	void **blocks;
@@ -1317,7 +1407,7 @@ static void *double_freer(void *arg)
 	return NULL;
 }
 
-START_TEST(test_remote_double_free_race)
+START_TEST(test_remote_double_free_race_harmless)
 {
 	struct tsrc s = { 0 };
 	struct race rc = { .p = pool_new(&s, 0), .n = 20000 };
@@ -1341,7 +1431,6 @@ START_TEST(test_remote_double_free_race)
 	}
 	pthread_join(th, NULL);
 	ck_assert_uint_eq(rc.already + rc.ignored, rc.n);
-	ck_assert_uint_gt(rc.already, 0);
 	for (unsigned k = 0; k < 512; k++)
 		if (other[k])
 			ck_assert_int_eq(dkm_block_free(other[k]), 0);
@@ -1672,6 +1761,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_medium_sizes);
 	tcase_add_test(tc, test_medium_packing);
 	tcase_add_test(tc, test_double_free);
+	tcase_add_test(tc, test_double_free_promises);
 	tcase_add_test(tc, test_foreign_pointers);
 	tcase_add_test(tc, test_source_failure);
 	tcase_add_test(tc, test_source_quota_purges_retained);
@@ -1684,7 +1774,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tt, test_producer_consumer);
 	tcase_add_test(tt, test_many_threads);
 	tcase_add_test(tt, test_thread_exit);
-	tcase_add_test(tt, test_remote_double_free_race);
+	tcase_add_test(tt, test_remote_double_free_race_harmless);
 	tcase_add_test(tt, test_medium_remote);
 	tcase_add_test(tt, test_flush_race);
 	suite_add_tcase(s, tt);
