@@ -351,12 +351,6 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char conf[4096], notify[160];
 	const char *argv[48];
-
-void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *extra_conf)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char conf[1024], notify[160];
-	const char *argv[32];
 	int n = 0;
 
 	memset(d, 0, sizeof(*d));
@@ -372,16 +366,12 @@ void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *ex
 	else
 		snprintf(conf, sizeof(conf), "kmem_nodes = 0\nsocket_group =\nreserve = 16M\n%s\n",
 			 o->extra_conf ? o->extra_conf : "");
-
-	snprintf(conf, sizeof(conf), "socket_group =\nreserve = 16M\n%s\n",
-		 extra_conf ? extra_conf : "");
 	write_file(d->conf, conf);
 
 	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(d->notify_fd, 0);
 	strcpy(sa.sun_path, notify);
 	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-
 
 	{
 		static char wrap[512];
@@ -419,10 +409,6 @@ void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *ex
 		argv[3] = "sh";
 	}
 
-	argv[n++] = "--sysfs-root";
-	argv[n++] = sysfs_root;
-	argv[n] = NULL;
-
 	d->pid = fork();
 	ck_assert_int_ge(d->pid, 0);
 	if (d->pid == 0) {
@@ -439,7 +425,6 @@ void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *ex
 		unsetenv("LISTEN_PID");
 		if (o->child_setup)
 			o->child_setup();
-
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -589,3 +574,12 @@ int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms)
 	return -1;
 }
 
+void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *extra_conf)
+{
+	static char conf[1024];
+	const char *args[] = { "--sysfs-root", sysfs_root, NULL };
+	struct daemon_opts o = { .conf = conf, .args = args };
+
+	snprintf(conf, sizeof(conf), "socket_group =\nreserve = 16M\n%s", extra_conf ? extra_conf : "");
+	daemon_start_opts(d, &o);
+}
