@@ -67,7 +67,7 @@ struct inherit {
 	int res[2];            /* child_exit's */
 };
 
-/* Child: bit i of the exit status is check i failed. */
+/* Child: 0, or bits naming the checks that failed (1, 2, 4, 8 before the release, 16, 32 after). */
 static int child_after_release(void *arg)
 {
 	struct inherit *in = arg;
