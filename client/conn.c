@@ -173,7 +173,7 @@ static int populate_fallocate(int fd, size_t size)
 	return 0;
 }
 
-int dkm_region_populate(void *addr, size_t size, int fd)
+static int populate(void *addr, size_t size, int fd)
 {
 	for (size_t off = 0; off < size;) {
 		size_t len = size - off < POPULATE_CHUNK ? size - off : POPULATE_CHUNK;
@@ -188,6 +188,20 @@ int dkm_region_populate(void *addr, size_t size, int fd)
 		off += len;
 	}
 	return 0;
+}
+
+int dkm_region_populate(void *addr, size_t size, int fd)
+{
+	int r = populate(addr, size, fd);
+
+	/*
+	 * Failed part-way, typically with the caller's cgroup at its limit:
+	 * give back what was populated at once, before anything else in this
+	 * process needs a page (the seals allow it: the region only shrinks).
+	 */
+	if (r < 0 && fd >= 0)
+		(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)size);
+	return r;
 }
 
 int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m)

@@ -50,9 +50,10 @@ int dkm_conn_release(struct dkm_conn *c, uint64_t id);
  * policy. 0, or a negative errno: -ENOMEM when the memory or the caller's
  * memory cgroup ran out (past its limit the kernel first reclaims and runs
  * the cgroup's OOM killer; the call fails only when that cannot help),
- * -EFAULT when the region was revoked meanwhile (EINTR is retried). Part of
- * the region may then be populated: the caller releases it rather than use
- * it.
+ * -EFAULT when the region was revoked meanwhile (EINTR is retried). On
+ * failure the pages it did populate are punched out of fd again at once
+ * (so that a cgroup at its limit has room for the caller to go on), and the
+ * caller releases the region rather than use it.
  */
 int dkm_region_populate(void *addr, size_t size, int fd);
 /* STATUS / CLIENTS: *m holds the reply (dkm_msg_clear it). */
