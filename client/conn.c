@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The client side of the protocol (conn.h): a blocking connection to
+ * daxkmemd, HELLO, one request and its reply (with a descriptor), as used by
+ * the library's session and by daxkmemctl.
+ */
 #include "conn.h"
 
 #include <errno.h>

@@ -175,7 +175,7 @@ void dkm_broker_totals(const struct dkm_broker *b, unsigned *nclients, unsigned 
 uint64_t dkm_broker_node_granted(const struct dkm_broker *b, int node);
 uint64_t dkm_broker_node_released(const struct dkm_broker *b, int node);
 
-/* May the client use administrative requests (root or admin_group)? */
+/* May the client use administrative requests (root, or admin_group its primary group)? */
 bool dkm_broker_is_admin(const struct dkm_broker *b, const struct dkm_client *c);
 
 #endif

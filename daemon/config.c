@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * daxkmemd.conf (config.h): every setting, its parser and its limits, the
+ * per-uid and per-cgroup quota tables, defaults and freeing. Reading the
+ * file line by line is config-read.c's.
+ */
 #include "config.h"
 #include "cgroup.h"
+#include "config-read.h"
 
-#define DKM_CONFIG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define DKM_SUN_PATH_MAX ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 
 #include <ctype.h>
@@ -11,88 +16,9 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <sys/un.h>
-#include <stdarg.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Longest line read whole, with its newline and NUL (a [cgroup_quota] path may take 1023). */
-#define RAW_MAX 4096
-/* What inih gets instead of a line longer than its own buffer: the handler reads raw. */
-#define LONG_LINE_NAME "\x01"
-
-struct parse_state {
-	struct dkm_config *c;
-	FILE *f;
-	int line;          /* number of the line being read: the handler runs for it */
-	int msg_line;      /* line the handler's message is about, 0 if none */
-	char msg[256];     /* what the handler found wrong first */
-	unsigned seen;     /* bit per key: given already */
-	char raw[RAW_MAX]; /* the line being read, whole (cut if raw_long) */
-	bool raw_long;     /* the line did not fit raw: the rest was skipped */
-	bool raw_subst;    /* inih got LONG_LINE_NAME "=" instead of raw */
-	int inih_max;      /* longest line inih's buffer takes, newline excluded */
-};
-
-/*
- * fgets for ini_parse_stream that reads whole lines and counts them, so the
- * handler knows its line and sees it whole in st->raw (inih's buffer is 200
- * bytes; a [cgroup_quota] path may be longer, and holds ':' or '=' that inih
- * would split at). A line too long for inih's buffer reaches it as a stand-in
- * that the handler recognises.
- */
-static char *reader(char *buf, int size, void *stream)
-{
-	struct parse_state *st = stream;
-	size_t len;
-	const char *p;
-
-	if (!fgets(st->raw, sizeof(st->raw), st->f))
-		return NULL;
-	st->line++;
-	st->inih_max = size - 2;
-	len = strlen(st->raw);
-	st->raw_long = false;
-	if (len == sizeof(st->raw) - 1 && st->raw[len - 1] != '\n') {
-		int ch = getc(st->f);
-
-		if (ch != EOF && ch != '\n') {
-			st->raw_long = true;
-			while ((ch = getc(st->f)) != EOF && ch != '\n')
-				;
-		}
-	}
-	st->raw_subst = false;
-	if (!st->raw_long && (len + 2 <= (size_t)size ||
-			      (len + 1 == (size_t)size && st->raw[len - 1] == '\n'))) {
-		memcpy(buf, st->raw, len + 1);
-		return buf;
-	}
-	for (p = st->raw; *p == ' ' || *p == '\t'; p++)
-		;
-	if (*p == ';' || *p == '#') {
-		snprintf(buf, (size_t)size, ";\n"); /* a comment: inih skips it */
-		return buf;
-	}
-	st->raw_subst = true;
-	snprintf(buf, (size_t)size, "%s=\n", LONG_LINE_NAME);
-	return buf;
-}
-
-DKM_CONFIG_PRINTF(2, 3)
-static int fail(struct parse_state *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (st->msg_line)
-		return 0; /* ini_parse reports the first error's line: keep its message */
-	st->msg_line = st->line;
-	va_start(ap, fmt);
-	vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
-	va_end(ap);
-	return 0;
-}
 
 struct key {
 	const char *section;
@@ -106,7 +32,7 @@ static int set_kmem_nodes(struct dkm_config *c, const char *value, struct parse_
 	int r = dkm_bitmap_parse_list(&b, value);
 
 	if (r < 0)
-		return fail(st, "kmem_nodes: \"%s\" is not a node list like 2,3 or 2-3 (%s)",
+		return dkm_config_fail(st, "kmem_nodes: \"%s\" is not a node list like 2,3 or 2-3 (%s)",
 			    value, strerror(-r));
 	dkm_bitmap_free(&c->kmem_nodes);
 	c->kmem_nodes = b;
@@ -157,12 +83,12 @@ static int set_reconfigure(struct dkm_config *c, const char *value, struct parse
 	}
 	copy = strdup(value);
 	if (!copy)
-		return fail(st, "out of memory");
+		return dkm_config_fail(st, "out of memory");
 	for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
 		char **v;
 
 		if (!device_word_valid(w)) {
-			fail(st, "reconfigure: \"%s\" is neither a dax device name like dax0.0 "
+			dkm_config_fail(st, "reconfigure: \"%s\" is neither a dax device name like dax0.0 "
 			     "nor a namespace uuid (expected none, all, or a list of them)", w);
 			free(copy);
 			free_list(c);
@@ -174,7 +100,7 @@ static int set_reconfigure(struct dkm_config *c, const char *value, struct parse
 				c->reconfigure_list = v;
 			free(copy);
 			free_list(c);
-			return fail(st, "out of memory");
+			return dkm_config_fail(st, "out of memory");
 		}
 		c->reconfigure_list = v;
 		c->nreconfigure_list++;
@@ -191,7 +117,7 @@ static int set_online(struct dkm_config *c, const char *value, struct parse_stat
 	else if (!strcmp(value, "normal"))
 		c->online_movable = false;
 	else
-		return fail(st, "online: \"%s\" is not movable or normal", value);
+		return dkm_config_fail(st, "online: \"%s\" is not movable or normal", value);
 	return 1;
 }
 
@@ -280,13 +206,13 @@ static int set_socket(struct dkm_config *c, const char *value, struct parse_stat
 	char *p;
 
 	if (value[0] != '/')
-		return fail(st, "socket: \"%s\" is not an absolute path", value);
+		return dkm_config_fail(st, "socket: \"%s\" is not an absolute path", value);
 	if (strlen(value) >= DKM_SUN_PATH_MAX)
-		return fail(st, "socket: the path is longer than a Unix socket address allows (%d)",
+		return dkm_config_fail(st, "socket: the path is longer than a Unix socket address allows (%d)",
 			    DKM_SUN_PATH_MAX - 1);
 	p = strdup(value);
 	if (!p)
-		return fail(st, "out of memory");
+		return dkm_config_fail(st, "out of memory");
 	free(c->socket);
 	c->socket = p;
 	return 1;
@@ -300,7 +226,7 @@ static int set_socket_mode(struct dkm_config *c, const char *value, struct parse
 	errno = 0;
 	v = strtoul(value, &end, 8);
 	if (!*value || errno || *end || v > 0777)
-		return fail(st, "socket_mode: \"%s\" is not an octal mode like 0660", value);
+		return dkm_config_fail(st, "socket_mode: \"%s\" is not an octal mode like 0660", value);
 	c->socket_mode = (mode_t)v;
 	return 1;
 }
@@ -313,7 +239,7 @@ static int set_socket_group(struct dkm_config *c, const char *value, struct pars
 		return 1;
 	}
 	if (parse_group(value, &c->socket_group) < 0)
-		return fail(st, "socket_group: no group \"%s\"", value);
+		return dkm_config_fail(st, "socket_group: no group \"%s\"", value);
 	c->socket_group_set = true;
 	return 1;
 }
@@ -325,7 +251,7 @@ static int set_admin_group(struct dkm_config *c, const char *value, struct parse
 		return 1;
 	}
 	if (parse_group(value, &c->admin_group) < 0)
-		return fail(st, "admin_group: no group \"%s\"", value);
+		return dkm_config_fail(st, "admin_group: no group \"%s\"", value);
 	return 1;
 }
 
@@ -335,9 +261,9 @@ static int size_key(const char *key, const char *value, uint64_t min, uint64_t *
 	uint64_t v;
 
 	if (dkm_parse_size(value, &v) < 0)
-		return fail(st, "%s: \"%s\" is not a size like 4096, 64M or 2G", key, value);
+		return dkm_config_fail(st, "%s: \"%s\" is not a size like 4096, 64M or 2G", key, value);
 	if (v < min)
-		return fail(st, "%s: %s is below the minimum %" PRIu64, key, value, min);
+		return dkm_config_fail(st, "%s: %s is below the minimum %" PRIu64, key, value, min);
 	*out = v;
 	return 1;
 }
@@ -347,7 +273,7 @@ static int set_reserve(struct dkm_config *c, const char *value, struct parse_sta
 	if (!size_key("reserve", value, 0, &c->reserve, st))
 		return 0;
 	if (c->reserve > (1ull << 50))
-		return fail(st, "reserve: %s is more than 1P", value);
+		return dkm_config_fail(st, "reserve: %s is more than 1P", value);
 	return 1;
 }
 
@@ -370,7 +296,7 @@ static int set_daemon_prefault(struct dkm_config *c, const char *value, struct p
 	else if (!strcmp(value, "never"))
 		c->daemon_prefault = DKM_DAEMON_PREFAULT_NEVER;
 	else
-		return fail(st, "daemon_prefault: \"%s\" is not root-only, always or never", value);
+		return dkm_config_fail(st, "daemon_prefault: \"%s\" is not root-only, always or never", value);
 	return 1;
 }
 
@@ -407,7 +333,7 @@ static int set_prefault(struct dkm_config *c, const char *value, struct parse_st
 	else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
 		c->prefault = false;
 	else
-		return fail(st, "prefault: \"%s\" is not yes or no", value);
+		return dkm_config_fail(st, "prefault: \"%s\" is not yes or no", value);
 	return 1;
 }
 
@@ -417,9 +343,9 @@ static int uint_key(const char *key, const char *value, unsigned min, unsigned m
 	int r = parse_uint(value, min, max, out);
 
 	if (r == -ERANGE)
-		return fail(st, "%s: %s is out of range %u..%u", key, value, min, max);
+		return dkm_config_fail(st, "%s: %s is out of range %u..%u", key, value, min, max);
 	if (r < 0)
-		return fail(st, "%s: \"%s\" is not a number", key, value);
+		return dkm_config_fail(st, "%s: \"%s\" is not a number", key, value);
 	return 1;
 }
 
@@ -463,17 +389,17 @@ static int add_quota(struct dkm_config *c, const char *name, const char *value,
 
 	if (parse_uint(name, 0, UINT32_MAX - 1, &uid) < 0) {
 		if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-			return fail(st, "[quota]: no user \"%s\"", name);
+			return dkm_config_fail(st, "[quota]: no user \"%s\"", name);
 		uid = res->pw_uid;
 	}
 	if (dkm_parse_size(value, &bytes) < 0)
-		return fail(st, "[quota] %s: \"%s\" is not a size like 4096, 64M or 2G", name, value);
+		return dkm_config_fail(st, "[quota] %s: \"%s\" is not a size like 4096, 64M or 2G", name, value);
 	for (unsigned i = 0; i < c->nquotas; i++)
 		if (c->quotas[i].uid == (uid_t)uid)
-			return fail(st, "[quota]: uid %u is given twice", uid);
+			return dkm_config_fail(st, "[quota]: uid %u is given twice", uid);
 	q = realloc(c->quotas, (c->nquotas + 1) * sizeof(*q));
 	if (!q)
-		return fail(st, "out of memory");
+		return dkm_config_fail(st, "out of memory");
 	c->quotas = q;
 	q[c->nquotas].uid = (uid_t)uid;
 	q[c->nquotas].bytes = bytes;
@@ -481,43 +407,11 @@ static int add_quota(struct dkm_config *c, const char *name, const char *value,
 	return 1;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
-/* Cut s at an inline comment: a ';' after a blank, as inih does. */
-static void cut_comment(char *s)
-{
-	for (char *p = s; *p; p++)
-		if (*p == ';' && p > s && isspace((unsigned char)p[-1])) {
-			*p = '\0';
-			return;
-		}
-}
-
-/* The line being read, without a UTF-8 byte order mark on the first line. */
-static char *raw_line(struct parse_state *st)
-{
-	char *s = st->raw;
-
-	if (st->line == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
-		s += 3;
-	return s;
-}
-
 /*
  * A [cgroup_quota] line "/cgroup/path = size", read from st->raw and split at
  * its last '=' (a size has none; a path may have '=' and ':').
  */
-static int add_cgroup_quota(struct parse_state *st)
+int dkm_config_add_cgroup_quota(struct parse_state *st)
 {
 	struct dkm_config *c = st->c;
 	struct dkm_cgroup_quota *q;
@@ -527,49 +421,49 @@ static int add_cgroup_quota(struct parse_state *st)
 	int r;
 
 	if (st->raw_long)
-		return fail(st, "the line is longer than %d characters", RAW_MAX - 1);
-	s = raw_line(st);
-	cut_comment(s);
-	s = trim(s);
+		return dkm_config_fail(st, "the line is longer than %d characters", RAW_MAX - 1);
+	s = dkm_config_raw_line(st);
+	dkm_config_cut_comment(s);
+	s = dkm_config_trim(s);
 	if (st->raw_subst && s[0] == '[')
-		return fail(st, "the line is longer than %d characters", st->inih_max);
+		return dkm_config_fail(st, "the line is longer than %d characters", st->inih_max);
 	eq = strrchr(s, '=');
 	if (!eq)
-		return fail(st, "[cgroup_quota]: expected \"/cgroup/path = size\"");
+		return dkm_config_fail(st, "[cgroup_quota]: expected \"/cgroup/path = size\"");
 	*eq = '\0';
-	path = trim(s);
-	size = trim(eq + 1);
+	path = dkm_config_trim(s);
+	size = dkm_config_trim(eq + 1);
 	n = strlen(path);
 	while (n > 1 && path[n - 1] == '/')
 		path[--n] = '\0';
 	r = dkm_cgroup_path_check(path);
 	if (r == -ENAMETOOLONG)
-		return fail(st, "[cgroup_quota]: the path is longer than %d characters",
+		return dkm_config_fail(st, "[cgroup_quota]: the path is longer than %d characters",
 			    DKM_CGROUP_PATH_MAX - 1);
 	if (r < 0 && path[0] != '/')
-		return fail(st, "[cgroup_quota]: \"%.64s\" is not an absolute cgroup path like "
+		return dkm_config_fail(st, "[cgroup_quota]: \"%.64s\" is not an absolute cgroup path like "
 			    "/system.slice/foo.service", path);
 	for (const char *p = path; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return fail(st, "[cgroup_quota]: the path has a control character");
+			return dkm_config_fail(st, "[cgroup_quota]: the path has a control character");
 	if (r < 0)
-		return fail(st, "[cgroup_quota]: \"%.64s\" has an empty, \".\" or \"..\" component",
+		return dkm_config_fail(st, "[cgroup_quota]: \"%.64s\" has an empty, \".\" or \"..\" component",
 			    path);
 	if (dkm_parse_size(size, &bytes) < 0)
-		return fail(st, "[cgroup_quota] %.64s: \"%.32s\" is not a size like 4096, 64M or 2G",
+		return dkm_config_fail(st, "[cgroup_quota] %.64s: \"%.32s\" is not a size like 4096, 64M or 2G",
 			    path, size);
 	for (unsigned i = 0; i < c->ncgroup_quotas; i++)
 		if (!strcmp(c->cgroup_quotas[i].prefix, path))
-			return fail(st, "[cgroup_quota]: %.64s is given twice", path);
+			return dkm_config_fail(st, "[cgroup_quota]: %.64s is given twice", path);
 	if (c->ncgroup_quotas >= DKM_MAX_CGROUP_QUOTAS)
-		return fail(st, "[cgroup_quota]: more than %d cgroups", DKM_MAX_CGROUP_QUOTAS);
+		return dkm_config_fail(st, "[cgroup_quota]: more than %d cgroups", DKM_MAX_CGROUP_QUOTAS);
 	q = realloc(c->cgroup_quotas, (c->ncgroup_quotas + 1) * sizeof(*q));
 	if (!q)
-		return fail(st, "out of memory");
+		return dkm_config_fail(st, "out of memory");
 	c->cgroup_quotas = q;
 	q[c->ncgroup_quotas].prefix = strdup(path);
 	if (!q[c->ncgroup_quotas].prefix)
-		return fail(st, "out of memory");
+		return dkm_config_fail(st, "out of memory");
 	q[c->ncgroup_quotas].bytes = bytes;
 	c->ncgroup_quotas++;
 	return 1;
@@ -624,48 +518,22 @@ static const struct key keys[] = {
 	{ "", "daemon_prefault", set_daemon_prefault },
 };
 
-static int dispatch(struct parse_state *st, const char *section, const char *name,
-		    const char *value)
+int dkm_config_set(struct parse_state *st, const char *section, const char *name,
+		   const char *value)
 {
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
 			continue;
 		if (st->seen & (1u << i))
-			return fail(st, "%s is given twice", name);
+			return dkm_config_fail(st, "%s is given twice", name);
 		st->seen |= 1u << i;
 		return keys[i].set(st->c, value, st);
 	}
 	if (!strcmp(section, "quota"))
 		return add_quota(st->c, name, value, st);
 	if (section[0])
-		return fail(st, "unknown section [%s]", section);
-	return fail(st, "unknown key \"%s\"", name);
-}
-
-static int handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct parse_state *st = user;
-	char *s, *end;
-
-	if (!strcmp(section, "cgroup_quota"))
-		return add_cgroup_quota(st);
-	if (!st->raw_subst || strcmp(name, LONG_LINE_NAME))
-		return dispatch(st, section, name, value);
-	/* A line longer than inih's buffer: split it as inih would have. */
-	if (st->raw_long)
-		return fail(st, "the line is longer than %d characters", RAW_MAX - 1);
-	s = trim(raw_line(st));
-	if (s[0] == '[')
-		return fail(st, "the line is longer than %d characters", st->inih_max);
-	end = strpbrk(s, "=:");
-	if (!end)
-		return fail(st, "syntax error (expected \"key = value\" or \"[section]\")");
-	*end = '\0';
-	cut_comment(s);
-	if (strlen(s) != (size_t)(end - s))
-		return fail(st, "syntax error (expected \"key = value\" or \"[section]\")");
-	cut_comment(end + 1);
-	return dispatch(st, section, trim(s), trim(end + 1));
+		return dkm_config_fail(st, "unknown section [%s]", section);
+	return dkm_config_fail(st, "unknown key \"%s\"", name);
 }
 
 void dkm_config_init(struct dkm_config *c)
@@ -702,34 +570,4 @@ void dkm_config_free(struct dkm_config *c)
 	c->socket = NULL;
 	c->quotas = NULL;
 	c->nquotas = 0;
-}
-
-int dkm_config_load(struct dkm_config *c, const char *path, bool must_exist, char *err,
-		    size_t errsize)
-{
-	struct parse_state st = { .c = c };
-	FILE *f;
-	int r;
-
-	f = fopen(path, "re");
-	if (!f) {
-		r = -errno;
-		if (r == -ENOENT && !must_exist)
-			return 0;
-		snprintf(err, errsize, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	st.f = f;
-	r = ini_parse_stream(reader, &st, handler, &st);
-	fclose(f);
-	if (r == 0)
-		return 0;
-	if (r < 0) {
-		snprintf(err, errsize, "%s: %s", path,
-			 r == -2 ? "out of memory" : "cannot read it");
-		return r == -2 ? -ENOMEM : -EIO;
-	}
-	snprintf(err, errsize, "%s:%d: %s", path, r,
-		 st.msg_line == r ? st.msg : "syntax error (expected \"key = value\" or \"[section]\")");
-	return -EINVAL;
 }

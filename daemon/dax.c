@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dax devices between devdax and system-ram (dax.h): the reconfiguration
+ * policy (selection, dry run, order of steps, rollback, auto-online kernels)
+ * over a backend of operations, and that backend for the live /sys through
+ * libdaxctl and libndctl (namespace uuids).
+ */
 #include "dax.h"
 
 #include <errno.h>

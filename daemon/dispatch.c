@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "broker.h"
 #include "config.h"
@@ -172,12 +174,38 @@ static void handle_status(struct conn *c, const struct dkm_msg *m)
 	free(buf);
 }
 
+/*
+ * Is admin_group among the peer's supplementary groups? SO_PEERGROUPS gives
+ * them as they were at connect(), like SO_PEERCRED the primary one.
+ */
+static bool peer_in_group(int fd, gid_t g)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (g == (gid_t)-1)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		found = found || groups[i] == g;
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
 static void handle_clients(struct conn *c, const struct dkm_msg *m)
 {
 	void *buf;
 	size_t len;
 
-	if (!dkm_broker_is_admin(c->srv->broker, c->client)) {
+	if (!dkm_broker_is_admin(c->srv->broker, c->client) &&
+	    !peer_in_group(c->fd, c->srv->cfg->admin_group)) {
 		dkm_connection_send_error(c, m->hdr.type, m->hdr.seq, EPERM,
 					  "listing clients needs root or the admin_group");
 		return;

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's log (log.h): lines on stderr up to a syslog priority, with the
+ * <N> prefix the journal reads when JOURNAL_STREAM says stderr is one, else
+ * "daxkmemd: ".
+ */
 #include "log.h"
 
 #include <stdarg.h>

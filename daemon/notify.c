@@ -4,6 +4,8 @@
 
 #include <event2/event.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -15,16 +17,25 @@ void dkm_notify_ready(void)
 	sd_notify(0, "READY=1");
 }
 
+/*
+ * STATUS= only when the line changes: the refresh timer calls this every
+ * second, and sd_notify blocks once the receiver has that many unread.
+ */
 void dkm_notify_status(const struct dkm_broker *b)
 {
+	static char last[128];
 	unsigned nclients, nregions;
 	uint64_t granted;
-	char g[32];
+	char g[32], line[sizeof(last)];
 
 	dkm_broker_totals(b, &nclients, &nregions, &granted);
-	sd_notifyf(0, "STATUS=serving %u client%s, %u region%s, %s granted", nclients,
-		   nclients == 1 ? "" : "s", nregions, nregions == 1 ? "" : "s",
-		   dkm_format_bytes(granted, g, sizeof(g)));
+	snprintf(line, sizeof(line), "STATUS=serving %u client%s, %u region%s, %s granted", nclients,
+		 nclients == 1 ? "" : "s", nregions, nregions == 1 ? "" : "s",
+		 dkm_format_bytes(granted, g, sizeof(g)));
+	if (strcmp(line, last) == 0)
+		return;
+	memcpy(last, line, sizeof(last));
+	sd_notify(0, line);
 }
 
 void dkm_notify_reloading(void)

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kernel's device events (uevent.h): a NETLINK_KOBJECT_UEVENT socket on
+ * the kernel's own group (no udev needed), and the filter that keeps the
+ * memory, dax and node events after which the node map is re-read.
+ */
 #include "uevent.h"
 
 #include <errno.h>

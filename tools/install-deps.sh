@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs, as root on Debian 12, every package daxkmem needs to build and test
-# (systemd for systemd-analyze and systemd-socket-activate in the tests; jemalloc,
+# (systemd for systemd-analyze and systemd-socket-activate in the tests, man-db for
+# the Documentation= check of systemd-analyze verify; jemalloc,
 # mimalloc and memkind for the allocator benchmark's peers; QEMU and the guest
 # image's tools for the VM suites in tests/vm).
 set -euo pipefail
@@ -10,7 +11,7 @@ pkgs=(
 	libnuma-dev libdaxctl-dev libndctl-dev libsystemd-dev libevent-dev
 	libjson-c-dev libinih-dev check
 	numactl jq valgrind
-	systemd
+	systemd man-db
 	libjemalloc-dev libmimalloc-dev libmemkind-dev
 	qemu-system-x86 ndctl daxctl busybox-static kmod cpio
 )

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Growable bitmaps for node and CPU sets (bitmap.h): the bit operations,
+ * and parsing and printing the kernel's list format ("0-3,8").
+ */
 #include "bitmap.h"
 
 #include <ctype.h>

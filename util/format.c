@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Figures for people (format.h): byte counts in binary units, lists of ints.
+ */
 #include "format.h"
 
 #include <stdio.h>

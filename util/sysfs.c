@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reading sysfs attributes below a root directory (sysfs.h): whole files,
+ * numbers, link names; and the strict number parsers they use.
+ */
 #include "sysfs.h"
 
 #include <ctype.h>

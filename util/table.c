@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Aligned text tables (table.h) for daxkmemctl and --print-topology.
+ */
 #include "table.h"
 
 #include <stdlib.h>

@@ -48,8 +48,8 @@ DKM_EXPORT const char *daxkmem_kind_name(daxkmem_kind_t kind)
  * (whose fast path finds no block) while pool[k] is NULL: so for DETECT
  * (kind 0), before the first call for a kind and after a move; the fast path
  * needs no test of its own. In a child after fork, the only thread's cache
- * is cleared by dkm_api_fork_child (the pools it names belong to the
- * parent).
+ * is cleared by api_fork_child, the session's fork hook (the pools it names
+ * belong to the parent).
  */
 static const volatile int32_t no_cpu = -2;
 static __thread __attribute__((tls_model("initial-exec"))) struct {
@@ -73,10 +73,17 @@ static void forget_pools(void)
 	}
 }
 
-void dkm_api_fork_child(void)
+/* In a child after fork: forget the calling thread's cached pools (the session's hook). */
+static void api_fork_child(void)
 {
 	forget_pools();
 	tl.cpu = -1;
+}
+
+/* At load, before any pool can be remembered: the session's fork handling is to call it. */
+static void __attribute__((constructor)) api_init(void)
+{
+	dkm_session_set_fork_hook(api_fork_child);
 }
 
 static int __attribute__((noinline)) current_cpu_slow(void)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Types of the allocator core (heap.c), and hooks for its unit test.
+ * Types of the allocator core (client/lib/heap-*.c), and hooks for its unit
+ * test.
  *
  * Map of the structures
  *
@@ -29,10 +30,11 @@
  *                under pool->lock, never cached by a thread.
  *   dkm_block    a free block: a link and a key in its first 16 bytes.
  *
- *   tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per thread and
- *                pool): cur[class] (the slab malloc pops from), partial and
- *                full lists of the other slabs the cache owns, and an inbox
- *                where other threads push the blocks they free into them.
+ *   dkm_tls_thread ─> dkm_thread ─> tc[pool id] ─> dkm_tcache (one per
+ *                thread and pool): cur[class] (the slab malloc pops from),
+ *                partial and full lists of the other slabs the cache owns,
+ *                and an inbox where other threads push the blocks they free
+ *                into them.
  *
  *   radix map    address >> 22 -> 0 (not ours), 1 (a live segment's head),
  *                d + 1 (d segments past the head of a live large span).
@@ -44,6 +46,44 @@
  * DKM_CLASS_MAX are medium up to DKM_MEDIUM_MAX (2 MiB: whole 64 KiB slots,
  * so at most a slot is wasted), and above that large, with a span of their
  * own.
+ *
+ * Fast paths (no lock, no atomic read-modify-write, no division):
+ *   malloc  TLS load, the thread's cache of the pool, the slab of the class
+ *           (table lookup), pop its free list;
+ *   free    one byte of the fast map (a live slab segment?), the slot's
+ *           geometry in the segment header, block index by multiplication
+ *           and rotation; key check; when the calling thread owns the slab,
+ *           push onto its free list.
+ * A free into a slab another thread owns pushes the block onto that cache's
+ * inbox (CAS); the owner drains it when its slab runs dry. A slab whose owner
+ * flushed (thread exit) is abandoned to the pool: frees into it take the pool
+ * lock, and a thread short of a slab of that class adopts it. Medium blocks
+ * (above DKM_CLASS_MAX, up to DKM_MEDIUM_MAX) are runs of whole slots taken
+ * and given back under the pool lock; larger ones are spans of their own.
+ *
+ * Files (the interface is heap.h; each file's first comment says its job; a
+ * header heap-X.h declares what heap-X.c shares, with the inline helpers of
+ * its concern; all of it is hidden from the library's users):
+ *   heap-alloc.c    malloc: its fast path, refill, aligned allocation
+ *   heap-free.c     free: its fast path, remote frees, suspected double
+ *                   frees; the size and pool of a block
+ *   heap-cache.c    thread caches: attaching one, inboxes, the owner's slow
+ *                   path after a local free, the flush at thread exit
+ *   heap-slab.c     slabs: slots of a segment, carving, abandoning, releasing
+ *   heap-medium.c   medium blocks: runs of whole slots
+ *   heap-large.c    large blocks: a span each
+ *   heap-segment.c  segments and spans: the source and the retained list
+ *   heap-map.c      the radix map and the fast map of live segments
+ *   heap-class.c    size classes
+ *   heap-pool.c     pools: creation, destruction, figures
+ *   heap-init.c     global state, initialisation, memory for thread and cache
+ *                   structures, what a child forgets after fork()
+ *   heap-check.c    the assertion handler and consistency checks
+ *   heap-track.c    Valgrind client requests, out of line
+ *   track.h         the Valgrind and ASan hooks
+ *   heap-assert.h   assertions and branch hints
+ *   heap-block.h    a free block's link and key
+ *   heap-list.h     intrusive lists
  */
 #ifndef DKM_CLIENT_HEAP_INTERNAL_H
 #define DKM_CLIENT_HEAP_INTERNAL_H
@@ -108,7 +148,7 @@ enum dkm_slab_where {
 /*
  * A slab: blocks [0, capacity) of bsize bytes from start, which is its
  * first slot (past the header in slot 0) plus the class' color (a different
- * page offset per class, see heap.c). Blocks
+ * page offset per class, see heap-class.c). Blocks
  * [0, carved) have been carved: each is either handed out, on this slab's
  * free list, or on the inbox of some cache (pushed by a thread that freed it
  * remotely). Counting:
@@ -127,7 +167,7 @@ enum dkm_slab_where {
  * start, cls and nslots do not change while the slab exists. slow_used
  * follows where, for the owner's free fast path: NONE (cur) 0xffff, never;
  * PARTIAL 0, emptied; FULL capacity - 1, no longer full. used is kept as
- * used_rel = used - slow_used (modulo 2^16, see slab_used()), so that the
+ * used_rel = used - slow_used (modulo 2^16, see dkm_slab_used()), so that the
  * fast paths count with one add and the free fast path's test is "used_rel
  * reaches 0". A slab holds at most 4096 blocks (16-byte class, one slot).
  */
@@ -147,6 +187,7 @@ struct dkm_slab {
 	_Atomic(struct dkm_tcache *) owner; /* owning cache, NULL when abandoned */
 	struct dkm_dlist link;              /* on the list named by where */
 };
+#define DKM_SLOW_NEVER 0xffffu /* dkm_slab.slow_used of a cur slab */
 
 /*
  * The free fast path's view of a slot, read straight from the pointer's slot
@@ -281,7 +322,7 @@ struct dkm_pool {
 /* For the unit test: full consistency walk of a pool (quiescent pools only);
  * the number of problems found, each reported on stderr. */
 int dkm_heap_check_pool(struct dkm_pool *p);
-/* For the unit test: the debug level heap.c was built with. */
+/* For the unit test: the debug level the core was built with. */
 int dkm_heap_debug_level(void);
 
 #endif

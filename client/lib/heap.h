@@ -7,7 +7,7 @@
  * lookup. It knows nothing of the daemon: memory comes from a source (the
  * library maps brokered memfd regions; the unit tests map anonymous memory).
  *
- * Structures (details and counting invariants in heap.c):
+ * Structures (details and counting invariants in heap-internal.h):
  *   pool     one per (kind, CPU node): a tag (the kind), a source, and the
  *            segments mapped from it. Thread-safe; its slow paths take a lock.
  *   segment  DKM_SEGMENT_SIZE bytes (or a multiple, for a large span),

@@ -130,6 +130,13 @@ static void read_env(void)
 	}
 }
 
+static void (*fork_hook)(void); /* see dkm_session_set_fork_hook */
+
+void dkm_session_set_fork_hook(void (*fn)(void))
+{
+	fork_hook = fn;
+}
+
 static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&S.lock);
@@ -162,7 +169,8 @@ static void atfork_child(void)
 		S.conn = NULL;
 	}
 	S.generation++;
-	dkm_api_fork_child();
+	if (fork_hook)
+		fork_hook();
 	dkm_heap_fork_child();
 	for (unsigned k = 0; k < DKM_NKINDS; k++)
 		for (unsigned n = 0; n < DKM_MAX_CPU_NODES; n++)

@@ -18,8 +18,13 @@
 
 /* The pool for kind on the CPU node the calling thread runs on; NULL with errno. */
 struct dkm_pool *dkm_session_pool(unsigned kind);
-/* In a child after fork: forget the calling thread's cached pools (daxkmem.c). */
-void dkm_api_fork_child(void);
+/*
+ * The session owns the fork handling (its pthread_atfork handlers). In the
+ * child after fork(), its handler calls fn before the heap forgets its
+ * caches: for the caller's per-thread state (the pools daxkmem.c remembers;
+ * it sets the one hook when the library is loaded).
+ */
+void dkm_session_set_fork_hook(void (*fn)(void));
 /* The CPU node of the calling thread, or a negative errno (no session). */
 int dkm_session_cpu_node(void);
 /* 0 if kind works from every CPU node this process may run on, or the errno why not. */

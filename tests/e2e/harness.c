@@ -344,6 +344,236 @@ struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags)
 	return req;
 }
 
+/* ---- added for the daemon-side tests (test-limits.c, test-lifecycle.c) ---- */
+
+void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char conf[4096], notify[160];
+	const char *argv[48];
+	int n = 0;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/dkm-e2e-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	ck_assert_int_eq(chmod(d->dir, 0755), 0);
+	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/daxkmemd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
+	snprintf(notify, sizeof(notify), "%s/notify", d->dir);
+	if (o->conf)
+		snprintf(conf, sizeof(conf), "%s\n", o->conf);
+	else
+		snprintf(conf, sizeof(conf), "kmem_nodes = 0\nsocket_group =\nreserve = 16M\n%s\n",
+			 o->extra_conf ? o->extra_conf : "");
+	write_file(d->conf, conf);
+
+	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(d->notify_fd, 0);
+	strcpy(sa.sun_path, notify);
+	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	{
+		static char wrap[512];
+		const char *w = getenv("DKM_TEST_WRAPPER");
+
+		if (w && *w) {
+			snprintf(wrap, sizeof(wrap), "%s", w);
+			for (char *tok = strtok(wrap, " "); tok && n < 16; tok = strtok(NULL, " "))
+				argv[n++] = tok;
+		}
+	}
+	argv[n++] = DAXKMEMD_PATH;
+	argv[n++] = "--foreground";
+	argv[n++] = "--config";
+	argv[n++] = d->conf;
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--verbose";
+	for (int i = 0; o->args && o->args[i] && n < 42; i++)
+		argv[n++] = o->args[i];
+	argv[n] = NULL;
+	if (o->nofile > 0) {
+		/*
+		 * The limit is set by a shell the daemon (or its wrapper) is exec'ed
+		 * from: under valgrind (CK_FORK=no) this process is valgrind's, which
+		 * refuses to change the hard limit.
+		 */
+		static char script[64];
+
+		snprintf(script, sizeof(script), "ulimit -n %ld && exec \"$@\"", o->nofile);
+		memmove(argv + 4, argv, (size_t)(n + 1) * sizeof(argv[0]));
+		argv[0] = "/bin/sh";
+		argv[1] = "-c";
+		argv[2] = script;
+		argv[3] = "sh";
+	}
+
+	d->pid = fork();
+	ck_assert_int_ge(d->pid, 0);
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		setenv("NOTIFY_SOCKET", notify, 1);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		if (o->child_setup)
+			o->child_setup();
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(d->pid, d->pid);
+	if (!daemon_wait_notify(d, "READY=1", 60000)) {
+		show_log(d);
+		kill(-d->pid, SIGKILL);
+		ck_abort_msg("daxkmemd did not send READY=1 within 60 s");
+	}
+}
+
+int daemon_log_count(const struct daemon *d, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(d->log, "r");
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		for (const char *p = line; (p = strstr(p, needle)); p += strlen(needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+bool daemon_wait_log(const struct daemon *d, const char *needle, int n, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10) {
+		if (daemon_log_count(d, needle) >= n)
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		poll(NULL, 0, 10);
+	}
+}
+
+const char *daemon_wait_notify_msg(struct daemon *d, const char *prefix, int timeout_ms)
+{
+	static char buf[4096];
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
+		int left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - (int)((now.tv_sec - start.tv_sec) * 1000 +
+					  (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return NULL;
+		n = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (const char *line = buf; line;
+		     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+			if (!strncmp(line, prefix, strlen(prefix)))
+				return buf;
+	}
+}
+
+bool status_node(const struct daemon *d, int node, struct dkm_status *st,
+		 struct dkm_status_node *sn)
+{
+	struct dkm_msg m = status_msg(d);
+	bool found = false;
+
+	memcpy(st, m.payload, sizeof(*st));
+	for (unsigned i = 0; i < st->nnodes && !found; i++) {
+		memcpy(sn, (char *)m.payload + sizeof(*st) + i * sizeof(*sn), sizeof(*sn));
+		found = sn->id == node;
+	}
+	dkm_msg_clear(&m);
+	return found;
+}
+
+void tree_write(const char *root, const char *rel, const char *text)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "%s: %s", path, strerror(errno));
+		*p = '/';
+	}
+	write_file(path, text);
+}
+
+pid_t fork_as(uid_t uid)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+			 setresuid(uid, uid, uid) < 0))
+		_exit(126);
+	return pid;
+}
+
+void daemon_drain_notify(struct daemon *d)
+{
+	char buf[4096];
+
+	while (recv(d->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Open (through /proc) the daemon's memfd whose name starts with prefix, once it has one. */
+int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), "/memfd:%s", prefix);
+	for (int waited = 0; waited <= timeout_ms; waited++) {
+		char dir[64];
+		struct dirent *e;
+		DIR *dp;
+
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)d->pid);
+		dp = opendir(dir);
+		ck_assert_ptr_nonnull(dp);
+		while ((e = readdir(dp))) {
+			char path[320], target[256];
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			n = readlink(path, target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			if (!strncmp(target, want, strlen(want))) {
+				int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+				closedir(dp);
+				ck_assert_int_ge(fd, 0);
+				return fd;
+			}
+		}
+		closedir(dp);
+		poll(NULL, 0, 1);
+	}
+	ck_abort_msg("the daemon has no memfd %s", prefix);
+	return -1;
+}
+
 void own_memory_cgroup(char *buf, size_t size)
 {
 	char line[2048];

@@ -65,4 +65,41 @@ void own_memory_cgroup(char *buf, size_t size);
 /* A request for the CPU node the calling thread runs on. */
 struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags);
 
+/* ---- added for the daemon-side tests (test-limits.c, test-lifecycle.c) ---- */
+
+struct daemon_opts {
+	const char *conf;              /* the whole configuration file; NULL: as daemon_start */
+	const char *extra_conf;        /* with conf NULL: lines after the standard ones */
+	const char *const *args;       /* after the standard options */
+	long nofile;                   /* > 0: the daemon's RLIMIT_NOFILE, soft and hard */
+	void (*child_setup)(void);     /* run in the daemon's process just before exec */
+};
+/* daemon_start with the options above; waits for READY=1. */
+void daemon_start_opts(struct daemon *d, const struct daemon_opts *o);
+/* Times needle occurs in the daemon's log so far. */
+int daemon_log_count(const struct daemon *d, const char *needle);
+/* Poll until needle occurs at least n times in the log; true if it did within timeout. */
+bool daemon_wait_log(const struct daemon *d, const char *needle, int n, int timeout_ms);
+/* Like daemon_wait_notify, but returns the whole datagram (static buffer) holding the line. */
+const char *daemon_wait_notify_msg(struct daemon *d, const char *prefix, int timeout_ms);
+/* STATUS: the totals and node's entry; false if node is not in the map. */
+bool status_node(const struct daemon *d, int node, struct dkm_status *st,
+		 struct dkm_status_node *sn);
+
+/* Write text to root/rel, making the directories on the way (a sysfs tree of a test's own). */
+void tree_write(const char *root, const char *rel, const char *text);
+/* fork(); the child runs as uid (and gid uid, no supplementary groups), or _exit(126). */
+pid_t fork_as(uid_t uid);
+
+/*
+ * Throw away what the daemon sent to the notify socket. sd_notify blocks
+ * once 10 datagrams are unread (net.unix.max_dgram_qlen), and the daemon
+ * sends STATUS= whenever its totals change: a test that makes many changes
+ * calls this while it waits.
+ */
+void daemon_drain_notify(struct daemon *d);
+
+/* Open (through /proc) the daemon's memfd whose name starts with prefix, once it has one. */
+int daemon_memfd(const struct daemon *d, const char *prefix, int timeout_ms);
+
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* daxkmemd end to end, with node 0 configured as the kmem node. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <numaif.h>
@@ -25,8 +26,12 @@
 
 static long page;
 
-/* Map the region and check every page's node and the policy mode. */
-static void check_placement(int fd, uint64_t size, int want_mode, int want_node, bool touch)
+/*
+ * Map the region and check the policy mode and node mask it carries. Which
+ * node the pages land on cannot be told on a one-node machine (every page is
+ * on node 0 whatever the policy): placement is the VM suites' (tests/vm).
+ */
+static void check_policy_mode(int fd, uint64_t size, int want_mode, int want_node, bool touch)
 {
 	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	unsigned long mask[16] = { 0 };
@@ -37,13 +42,7 @@ static void check_placement(int fd, uint64_t size, int want_mode, int want_node,
 		memset(p, 0x5a, size);
 	ck_assert_int_eq(get_mempolicy(&mode, mask, 16 * 64, p, MPOL_F_ADDR), 0);
 	ck_assert_int_eq(mode, want_mode);
-	ck_assert(mask[0] & (1ul << want_node));
-	for (uint64_t off = 0; off < size; off += (uint64_t)page * 61) {
-		int node = -1;
-
-		ck_assert_int_eq(get_mempolicy(&node, NULL, 0, p + off, MPOL_F_NODE | MPOL_F_ADDR), 0);
-		ck_assert_int_eq(node, want_node);
-	}
+	ck_assert_uint_eq(mask[0], 1ul << want_node);
 	munmap(p, size);
 }
 
@@ -64,7 +63,9 @@ static void check_sealed(int fd, uint64_t size)
 	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
 }
 
-START_TEST(test_region_kinds)
+/* Each kind: the policy mode on the memfd, sealing, prefault, and the accounting of the grant
+ * (the range the daemon reports is node 0's, the kmem node of kmem_nodes = 0). */
+START_TEST(test_region_kinds_policy_and_accounting)
 {
 	static const struct {
 		uint32_t kind, flags;
@@ -113,7 +114,7 @@ START_TEST(test_region_kinds)
 				ck_assert_uint_eq(reg.flags, DKM_REGION_CLIENT_POPULATE);
 				ck_assert_uint_lt((uint64_t)st.st_blocks * 512, 8 * MIB);
 			}
-			check_placement(fd, 8 * MIB, cases[i].mode, 0, true);
+			check_policy_mode(fd, 8 * MIB, cases[i].mode, 0, true);
 			ck_assert_int_eq(fstat(fd, &st), 0);
 			ck_assert_uint_eq((uint64_t)st.st_blocks * 512, 8 * MIB);
 			ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
@@ -202,43 +203,6 @@ START_TEST(test_quota)
 	daemon_start(&d, "quota = 1G\n[quota]\nroot = 4M");
 	c = client_open(&d, "quota3");
 	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EDQUOT);
-	dkm_conn_close(c);
-	daemon_stop(&d);
-}
-END_TEST
-
-START_TEST(test_capacity)
-{
-	struct daemon d;
-	struct dkm_conn *c;
-	struct dkm_region reg;
-	struct dkm_alloc_region req;
-	uint64_t total, freeb;
-	int fd;
-
-	ck_assert_int_eq(dkm_read_node_meminfo("/sys", 0, &total, &freeb), 0);
-	daemon_start(&d, "max_region_size = 64T");
-	c = client_open(&d, "capacity");
-	/* more than the node has free: refused before anything is touched */
-	req = alloc_req(DKM_KIND_KMEM, (total + 64 * MIB) & ~(uint64_t)(page - 1), 0);
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
-	ck_assert_msg(strstr(c->err, "KMEM: node 0 cannot take") && strstr(c->err, "free, less") &&
-			      strstr(c->err, "16.0 MiB reserve"),
-		      "%s", c->err);
-	req.kind = DKM_KIND_KMEM_ALL;
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
-	ck_assert_msg(strstr(c->err, "KMEM_ALL: no room for"), "%s", c->err);
-	req.kind = DKM_KIND_KMEM_PREFERRED;
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
-	ck_assert_uint_eq(status_granted(&d, -1), 0);
-	/* grants not yet resident count against the node: two halves of the free memory
-	 * without prefault cannot both be granted */
-	req = alloc_req(DKM_KIND_KMEM, (freeb / 2 + 64 * MIB) & ~(uint64_t)(page - 1),
-			DKM_ALLOC_NO_PREFAULT);
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -ENOSPC);
-	ck_assert_msg(strstr(c->err, "granted but not yet resident"), "%s", c->err);
-	ck_assert(daemon_alive(&d));
 	dkm_conn_close(c);
 	daemon_stop(&d);
 }
@@ -636,60 +600,55 @@ START_TEST(test_flood_and_cancel)
 	ck_assert_uint_eq(status_clients(&d), 1);
 	close(fd);
 
-	/* a client that asks for a large pre-faulted region and leaves at once:
-	 * the population is cancelled and the grant returns */
+	/*
+	 * a client that asks for a large pre-faulted region and leaves while it
+	 * is populated: the population stops (at its next 64 MiB chunk) and the
+	 * grant returns. Seen through the daemon's memfd, opened by the test:
+	 * its resident size stops far short of the full size before the region
+	 * is freed (truncated to 0).
+	 */
 	ck_assert_int_eq(dkm_read_node_meminfo("/sys", 0, &total, &freeb), 0);
 	{
-		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, (freeb / 4) & ~(uint64_t)(page - 1),
-							DKM_ALLOC_PREFAULT);
+		uint64_t size = freeb / 2 < 512 * MIB ? (freeb / 2) & ~(64 * MIB - 1) : 512 * MIB;
+		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, size, DKM_ALLOC_PREFAULT);
+		uint64_t most = 0;
+		struct stat st;
 		void *buf;
 		size_t len;
+		int mfd;
 
+		ck_assert_msg(size >= 256 * MIB, "node 0 has %llu bytes free: too few for this test",
+			      (unsigned long long)freeb);
 		fd = raw_connect(&d);
 		send_hello(fd, DKM_PROTO_MAJOR);
 		ck_assert_int_eq(dkm_wire_encode(DKM_MSG_ALLOC_REGION, 2, &req, sizeof(req), 0, &buf,
 						 &len), 0);
 		send_raw(fd, buf, len);
 		free(buf);
+		mfd = daemon_memfd(&d, "daxkmem:hostile:", 5000);
+		for (int i = 0; i < 10000; i++) {
+			ck_assert_int_eq(fstat(mfd, &st), 0);
+			if (st.st_blocks > 0)
+				break;
+			poll(NULL, 0, 1);
+		}
+		ck_assert_int_gt(st.st_blocks, 0);
 		close(fd);
+		for (int i = 0; i < 10000000; i++) {
+			ck_assert_int_eq(fstat(mfd, &st), 0);
+			if ((uint64_t)st.st_blocks * 512 > most)
+				most = (uint64_t)st.st_blocks * 512;
+			if (st.st_size == 0)
+				break;
+		}
+		ck_assert_int_eq(st.st_size, 0);
+		ck_assert_msg(most < size / 2, "population went on to %llu of %llu bytes",
+			      (unsigned long long)most, (unsigned long long)size);
+		close(mfd);
 	}
 	ck_assert(wait_granted(&d, 0, 0, 10000));
 	ck_assert_uint_eq(status_clients(&d), 0);
 	still_serving(&d);
-	daemon_stop(&d);
-}
-END_TEST
-
-START_TEST(test_reload)
-{
-	struct daemon d;
-	struct dkm_conn *c;
-	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 8 * MIB, DKM_ALLOC_NO_PREFAULT);
-	struct dkm_region reg;
-	FILE *f;
-	int fd;
-
-	daemon_start(&d, NULL);
-	c = client_open(&d, "reload");
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
-	close(fd);
-	/* a new quota takes effect on SIGHUP; grants already made stay */
-	f = fopen(d.conf, "a");
-	fputs("quota = 4M\n", f);
-	fclose(f);
-	kill(d.pid, SIGHUP);
-	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 10000));
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EDQUOT);
-	ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
-	/* a broken configuration is refused and the old one stays in force */
-	f = fopen(d.conf, "a");
-	fputs("bogus = 1\n", f);
-	fclose(f);
-	kill(d.pid, SIGHUP);
-	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 10000));
-	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), -EDQUOT);
-	ck_assert(daemon_alive(&d));
-	dkm_conn_close(c);
 	daemon_stop(&d);
 }
 END_TEST
@@ -952,11 +911,32 @@ START_TEST(test_devices)
 		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, back, (uid_t)-1, out, sizeof(out), 10000), 2);
 		ck_assert_str_eq(out, "daxkmemctl: reconfigure --mode devdax: name the devices\n");
 		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, badopt, (uid_t)-1, out, sizeof(out), 10000), 2);
-		if (access("/sys/bus/dax/devices", F_OK) != 0) {
+		/* as many devices as /sys/bus/dax/devices has (none here: missing, or empty
+		 * as on a machine whose dax core is loaded without devices) */
+		{
+			DIR *dir = opendir("/sys/bus/dax/devices");
+			struct dirent *e;
+			int ndev = 0, listed = 0;
+
+			while (dir && (e = readdir(dir)))
+				ndev += e->d_name[0] != '.';
+			if (dir)
+				closedir(dir);
 			ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, devs, (uid_t)-1, out, sizeof(out),
 						     10000), 0);
-			ck_assert_msg(strstr(out, "\"reconfigurable\": true") &&
-					      strstr(out, "\"devices\": [ ]"), "%s", out);
+			ck_assert_msg(strstr(out, "\"reconfigurable\": true"), "%s", out);
+			for (const char *p = out; (p = strstr(p, "\"name\": ")); p++)
+				listed++;
+			ck_assert_msg(listed == ndev, "%d devices in /sys, %d listed: %s", ndev, listed,
+				      out);
+			if (ndev == 0) {
+				const char *p = strstr(out, "\"devices\": [");
+
+				ck_assert_msg(p, "%s", out);
+				p += strlen("\"devices\": [");
+				p += strspn(p, " \n");
+				ck_assert_msg(*p == ']', "%s", out);
+			}
 		}
 	}
 	ck_assert(daemon_alive(&d));
@@ -1004,16 +984,14 @@ static Suite *broker_suite(void)
 
 	page = sysconf(_SC_PAGESIZE);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_region_kinds);
+	tcase_add_test(tc, test_region_kinds_policy_and_accounting);
 	tcase_add_test(tc, test_release_and_disconnect);
 	tcase_add_test(tc, test_quota);
-	tcase_add_test(tc, test_capacity);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_sigkill_frees);
 	tcase_add_test(tc, test_many_clients);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_flood_and_cancel);
-	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_socket_path);
 	tcase_add_test(tc, test_daxkmemctl);
 	tcase_add_test(tc, test_limits_and_watchdog);

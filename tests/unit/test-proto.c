@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The wire protocol (proto/wire.c) over real socketpairs: framing, validation,
+ * The wire protocol (proto/wire.c, validate.c) over real socketpairs: framing, validation,
  * descriptor passing. Every test counts the open descriptors of the process
  * before and after, and descriptors that must be dropped are write ends of
  * pipes whose read end then has to see end of file.
