@@ -516,6 +516,42 @@ static void move_then_populate(struct child *me)
 	daxkmem_region_release(r);
 }
 
+/*
+ * The same through the conn API, to see what dkm_region_populate leaves
+ * between its failure and the release: nothing (the pages it populated are
+ * punched out at once, so the cgroup has room again before anything else).
+ */
+static void move_then_populate_conn(struct child *me)
+{
+	struct dkm_conn *c = NULL;
+	char err[512];
+	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 32 * MIB, DKM_ALLOC_PREFAULT);
+	struct dkm_region reg;
+	struct stat st;
+	void *p;
+	int fd, r;
+
+	if (dkm_conn_open(getenv("DAXKMEM_SOCKET"), "guard-conn", &c, err, sizeof(err)) < 0) {
+		child_say(me, "connect: %s", err);
+		return;
+	}
+	child_say(me, "connected");
+	child_wait(me);
+	if (dkm_conn_alloc(c, &req, &reg, &fd) < 0) {
+		child_say(me, "alloc: %s", c->err);
+		return;
+	}
+	p = mmap(NULL, 32 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	r = p == MAP_FAILED ? -errno : dkm_region_populate(p, 32 * MIB, fd);
+	fstat(fd, &st);
+	child_say(me, "%s %llu", strerrorname_np(-r), (unsigned long long)st.st_blocks * 512);
+	child_wait(me); /* the parent looks at the cgroup meanwhile */
+	munmap(p, 32 * MIB);
+	dkm_conn_release(c, reg.id);
+	close(fd);
+	dkm_conn_close(c);
+}
+
 START_TEST(test_charge_is_the_guard)
 {
 	struct daemon d;
@@ -537,6 +573,16 @@ START_TEST(test_charge_is_the_guard)
 	ck_assert_uint_lt(cg_read("guard-small", "memory.usage_in_bytes"), 8 * MIB);
 	ck_assert_uint_eq(cg_oom("guard-small", "oom_kill"), 0);
 	ck_assert_int_eq(child_end(&c), 0);
+	/* the failed population left nothing charged, before the region is even released */
+	c = child_start("guard-big", move_then_populate_conn, d.sock);
+	ck_assert_str_eq(child_hear(&c), "connected");
+	cg_move("guard-small", c.pid);
+	ck_assert_int_eq(write(c.to, "x", 1), 1);
+	ck_assert_str_eq(child_hear(&c), "ENOMEM 0");
+	ck_assert_uint_eq(status_granted(&d, 0), 32 * MIB);
+	ck_assert_uint_lt(cg_read("guard-small", "memory.usage_in_bytes"), 8 * MIB);
+	ck_assert_int_eq(child_end(&c), 0);
+	ck_assert(wait_granted(&d, 0, 0, 5000));
 
 	/* the OOM killer on: it kills the client in its own cgroup; the daemon goes on */
 	cg_write("guard-small", "memory.oom_control", "0");
