@@ -7,14 +7,24 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define DEFAULT_SOCKET "/run/daxkmemd/daxkmemd.sock"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+/* MADV_POPULATE_WRITE in chunks, each retried after EINTR (what is populated stays). */
+#define POPULATE_CHUNK ((size_t)64 << 20)
+/* fallocate undoes a chunk it could not finish (EINTR on any signal): small ones make progress. */
+#define FALLOCATE_CHUNK ((size_t)2 << 20)
 
 const char *dkm_conn_socket_path(const char *path)
 {
@@ -152,6 +162,53 @@ int dkm_conn_release(struct dkm_conn *c, uint64_t id)
 	return r;
 }
 
+/* The fallback of a kernel without MADV_POPULATE_WRITE: allocate the pages from this process. */
+static int populate_fallocate(int fd, size_t size)
+{
+	for (size_t off = 0; off < size;) {
+		size_t len = size - off < FALLOCATE_CHUNK ? size - off : FALLOCATE_CHUNK;
+
+		if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += len;
+	}
+	return 0;
+}
+
+static int populate(void *addr, size_t size, int fd)
+{
+	for (size_t off = 0; off < size;) {
+		size_t len = size - off < POPULATE_CHUNK ? size - off : POPULATE_CHUNK;
+
+		if (madvise((char *)addr + off, len, MADV_POPULATE_WRITE) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno == EINVAL && off == 0 && fd >= 0)
+				return populate_fallocate(fd, size);
+			return -errno;
+		}
+		off += len;
+	}
+	return 0;
+}
+
+int dkm_region_populate(void *addr, size_t size, int fd)
+{
+	int r = populate(addr, size, fd);
+
+	/*
+	 * Failed part-way, typically with the caller's cgroup at its limit:
+	 * give back what was populated at once, before anything else in this
+	 * process needs a page (the seals allow it: the region only shrinks).
+	 */
+	if (r < 0 && fd >= 0)
+		(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)size);
+	return r;
+}
+
 int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m)
 {
 	int r = call(c, DKM_MSG_STATUS, NULL, 0, DKM_MSG_STATUS_REPLY, m);
@@ -159,6 +216,48 @@ int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m)
 	if (r < 0)
 		dkm_msg_clear(m);
 	return r;
+}
+
+bool dkm_clients_cgroup(const struct dkm_msg *m, unsigned i, struct dkm_client_cgroup *g,
+			const char **path)
+{
+	const char *p = m->payload;
+	struct dkm_clients hdr;
+	size_t recs, strings;
+
+	if (m->hdr.type != DKM_MSG_CLIENTS_REPLY || m->hdr.payload_len < sizeof(hdr))
+		return false;
+	memcpy(&hdr, p, sizeof(hdr));
+	if (!(hdr.flags & DKM_CLIENTS_CGROUPS) || i >= hdr.n)
+		return false;
+	recs = sizeof(hdr) + (size_t)hdr.n * sizeof(struct dkm_client_entry);
+	strings = recs + (size_t)hdr.n * sizeof(*g);
+	/* the paths follow in entry order: skip those before i */
+	for (unsigned k = 0; k < i; k++) {
+		memcpy(g, p + recs + k * sizeof(*g), sizeof(*g));
+		strings += g->path_len + 1;
+	}
+	memcpy(g, p + recs + i * sizeof(*g), sizeof(*g));
+	*path = p + strings;
+	return true;
+}
+
+bool dkm_status_self(const struct dkm_msg *m, struct dkm_client_cgroup *g, const char **path)
+{
+	const char *p = m->payload;
+	struct dkm_status st;
+	size_t off;
+
+	if (m->hdr.type != DKM_MSG_STATUS_REPLY || m->hdr.payload_len < sizeof(st))
+		return false;
+	memcpy(&st, p, sizeof(st));
+	if (!(st.flags & DKM_STATUS_SELF))
+		return false;
+	off = sizeof(st) + (size_t)st.nnodes * sizeof(struct dkm_status_node) +
+	      (size_t)st.nnodes * st.nnodes;
+	memcpy(g, p + off, sizeof(*g));
+	*path = p + off + sizeof(*g);
+	return true;
 }
 
 /* A request the daemon's minor version must know, or a clear error instead of a dropped link. */

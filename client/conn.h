@@ -8,6 +8,7 @@
 #ifndef DKM_CLIENT_CONN_H
 #define DKM_CLIENT_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,9 +40,34 @@ void dkm_conn_close(struct dkm_conn *c);
 int dkm_conn_alloc(struct dkm_conn *c, const struct dkm_alloc_region *req,
 		   struct dkm_region *ret_region, int *ret_fd);
 int dkm_conn_release(struct dkm_conn *c, uint64_t id);
+/*
+ * What a client does with a REGION whose flags have DKM_REGION_CLIENT_POPULATE
+ * (the region is to be populated before use, and the daemon left it to the
+ * client so that the pages are charged to the client's memory cgroup):
+ * populate its mapping addr[0..size) of the memfd fd in the calling thread,
+ * with MADV_POPULATE_WRITE (or, on a kernel without it, before 5.14,
+ * fallocate on fd from this process). The pages take the memfd's node
+ * policy. 0, or a negative errno: -ENOMEM when the memory or the caller's
+ * memory cgroup ran out (past its limit the kernel first reclaims and runs
+ * the cgroup's OOM killer; the call fails only when that cannot help),
+ * -EFAULT when the region was revoked meanwhile (EINTR is retried). On
+ * failure the pages it did populate are punched out of fd again at once
+ * (so that a cgroup at its limit has room for the caller to go on), and the
+ * caller releases the region rather than use it.
+ */
+int dkm_region_populate(void *addr, size_t size, int fd);
 /* STATUS / CLIENTS: *m holds the reply (dkm_msg_clear it). */
 int dkm_conn_status(struct dkm_conn *c, struct dkm_msg *m);
 int dkm_conn_clients(struct dkm_conn *c, struct dkm_msg *m);
+/*
+ * The cgroup records of minor 2 in a (validated) reply: entry i of a
+ * CLIENTS_REPLY with DKM_CLIENTS_CGROUPS, the asking client's own in a
+ * STATUS_REPLY with DKM_STATUS_SELF. false when the reply has none (a
+ * minor-1 daemon). *path points into m.
+ */
+bool dkm_clients_cgroup(const struct dkm_msg *m, unsigned i, struct dkm_client_cgroup *g,
+			const char **path);
+bool dkm_status_self(const struct dkm_msg *m, struct dkm_client_cgroup *g, const char **path);
 /* DEVICES / RECONFIGURE (uid 0): *m holds the reply (dkm_msg_clear it). */
 int dkm_conn_devices(struct dkm_conn *c, struct dkm_msg *m);
 int dkm_conn_reconfigure(struct dkm_conn *c, const struct dkm_reconfigure *req, struct dkm_msg *m);

@@ -60,6 +60,108 @@ static int print_json(json_object *o)
 	return r;
 }
 
+/* ---- memory cgroups (protocol minor 2) ---- */
+
+static const char *cgroup_version_name(uint32_t v)
+{
+	return v == DKM_WIRE_CGROUP_V1 ? "v1" : v == DKM_WIRE_CGROUP_V2 ? "v2" : "none";
+}
+
+/*
+ * Who a client's memory is charged to: with grants, by the bytes the daemon
+ * populated; without, by what would happen to a region to be populated.
+ */
+static const char *charged_to(const struct dkm_client_cgroup *g, const uint64_t *granted)
+{
+	if (!granted || !*granted)
+		return g->flags & DKM_CLIENT_CG_DAEMON_POPULATES ? "daemon" : "client";
+	if (g->daemon_charged == 0)
+		return "client";
+	return g->daemon_charged >= *granted ? "daemon" : "both";
+}
+
+static json_object *str_json(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* The cgroup object of daxkmemctl's JSON; granted NULL for the asking client itself. */
+static json_object *cgroup_json(const struct dkm_client_cgroup *g, const char *path,
+				const uint64_t *granted)
+{
+	json_object *o = json_object_new_object();
+	bool known = g->flags & DKM_CLIENT_CG_KNOWN;
+
+	json_object_object_add(o, "path", known ? json_object_new_string(path) : NULL);
+	json_object_object_add(o, "version", json_object_new_string(cgroup_version_name(g->version)));
+	json_object_object_add(o, "error", str_json(known ? NULL : strerror(g->error)));
+	json_object_object_add(o, "root", json_object_new_boolean(g->flags & DKM_CLIENT_CG_ROOT));
+	json_object_object_add(o, "daemon_populates",
+			       json_object_new_boolean(g->flags & DKM_CLIENT_CG_DAEMON_POPULATES));
+	json_object_object_add(o, "charged_to", json_object_new_string(charged_to(g, granted)));
+	json_object_object_add(o, "daemon_charged", json_object_new_uint64(g->daemon_charged));
+	if (granted)
+		json_object_object_add(o, "client_charged",
+				       json_object_new_uint64(*granted - (g->daemon_charged < *granted
+									  ? g->daemon_charged
+									  : *granted)));
+	json_object_object_add(o, "owed", json_object_new_uint64(g->owed));
+	if (g->limit != UINT64_MAX) {
+		json_object_object_add(o, "limit", json_object_new_uint64(g->limit));
+		json_object_object_add(o, "usage", json_object_new_uint64(g->usage));
+		json_object_object_add(o, "limit_cgroup", json_object_new_string_len(
+						  path, (int)(g->limit_at > 1 ? g->limit_at : 1)));
+	} else {
+		json_object_object_add(o, "limit", NULL);
+		json_object_object_add(o, "usage", NULL);
+		json_object_object_add(o, "limit_cgroup", NULL);
+	}
+	if (g->swap_limit != UINT64_MAX) {
+		json_object_object_add(o, "swap_limit", json_object_new_uint64(g->swap_limit));
+		json_object_object_add(o, "swap_usage", json_object_new_uint64(g->swap_usage));
+		json_object_object_add(o, "swap_cgroup", json_object_new_string_len(
+						  path, (int)(g->swap_at > 1 ? g->swap_at : 1)));
+	} else {
+		json_object_object_add(o, "swap_limit", NULL);
+		json_object_object_add(o, "swap_usage", NULL);
+		json_object_object_add(o, "swap_cgroup", NULL);
+	}
+	json_object_object_add(o, "limits_error", str_json(g->limits_error ? strerror(g->limits_error)
+								       : NULL));
+	return o;
+}
+
+/* The CGROUP column: the path, or why it is unknown. */
+static const char *cgroup_cell(const struct dkm_client_cgroup *g, const char *path, char *buf,
+			       size_t size)
+{
+	if (!(g->flags & DKM_CLIENT_CG_KNOWN))
+		snprintf(buf, size, "? (%s)", strerror(g->error));
+	else if (g->version == DKM_WIRE_CGROUP_NONE)
+		snprintf(buf, size, "%s (no memory controller)", path);
+	else
+		snprintf(buf, size, "%s", path);
+	return buf;
+}
+
+/* The LIMIT column: the binding limit, with its cgroup when that is an ancestor. */
+static const char *limit_cell(const struct dkm_client_cgroup *g, const char *path, char *buf,
+			      size_t size)
+{
+	char l[32];
+
+	if (g->limits_error)
+		snprintf(buf, size, "? (%s)", strerror(g->limits_error));
+	else if (g->limit == UINT64_MAX)
+		snprintf(buf, size, "-");
+	else if (g->limit_at < g->path_len)
+		snprintf(buf, size, "%s (%.*s)", dkm_format_bytes(g->limit, l, sizeof(l)),
+			 (int)(g->limit_at > 1 ? g->limit_at : 1), path);
+	else
+		snprintf(buf, size, "%s", dkm_format_bytes(g->limit, l, sizeof(l)));
+	return buf;
+}
+
 static int status(struct dkm_conn *c, bool json)
 {
 	struct dkm_status st;
@@ -110,6 +212,13 @@ static int status(struct dkm_conn *c, bool json)
 			json_object_array_add(a, no);
 		}
 		json_object_object_add(o, "nodes", a);
+		{
+			struct dkm_client_cgroup g;
+			const char *path;
+
+			if (dkm_status_self(&m, &g, &path))
+				json_object_object_add(o, "self", cgroup_json(&g, path, NULL));
+		}
 		r = print_json(o);
 	} else {
 		static const char *const head[] = { "~NODE", "KIND", "CPUS", "~TOTAL", "~FREE",
@@ -162,6 +271,24 @@ static int status(struct dkm_conn *c, bool json)
 		printf("\nTotals: %u client%s, %s brokered, %s resident\n", st.nclients,
 		       st.nclients == 1 ? "" : "s", dkm_format_bytes(st.granted, g, sizeof(g)),
 		       dkm_format_bytes(st.resident, rs, sizeof(rs)));
+		{
+			struct dkm_client_cgroup cg;
+			const char *path;
+			char cell[1200], lim[1200], u[32];
+
+			if (dkm_status_self(&m, &cg, &path)) {
+				printf("\nThis client: memory cgroup %s (%s), limit %s",
+				       cgroup_cell(&cg, path, cell, sizeof(cell)),
+				       cgroup_version_name(cg.version),
+				       limit_cell(&cg, path, lim, sizeof(lim)));
+				if (cg.limit != UINT64_MAX && !cg.limits_error)
+					printf(", %s used", dkm_format_bytes(cg.usage, u, sizeof(u)));
+				printf("\n  regions to be populated before use are populated by %s\n",
+				       cg.flags & DKM_CLIENT_CG_DAEMON_POPULATES
+					       ? "the daemon (charged to the daemon's cgroup)"
+					       : "the client (charged to its cgroup)");
+			}
+		}
 	}
 	dkm_msg_clear(&m);
 	return r;
@@ -171,6 +298,7 @@ static int clients(struct dkm_conn *c, bool json)
 {
 	struct dkm_clients hdr;
 	const struct dkm_client_entry *e;
+	bool cgroups;
 	struct dkm_msg m;
 	int r;
 
@@ -180,12 +308,15 @@ static int clients(struct dkm_conn *c, bool json)
 		return r;
 	}
 	memcpy(&hdr, m.payload, sizeof(hdr));
+	cgroups = hdr.flags & DKM_CLIENTS_CGROUPS;
 	e = (const struct dkm_client_entry *)((const char *)m.payload + sizeof(hdr));
 	if (json) {
 		json_object *a = json_object_new_array();
 
 		for (unsigned i = 0; i < hdr.n; i++) {
 			struct dkm_client_entry x;
+			struct dkm_client_cgroup g;
+			const char *path;
 			json_object *o = json_object_new_object();
 
 			memcpy(&x, &e[i], sizeof(x));
@@ -198,19 +329,25 @@ static int clients(struct dkm_conn *c, bool json)
 			json_object_object_add(o, "granted", json_object_new_uint64(x.granted));
 			json_object_object_add(o, "resident", json_object_new_uint64(x.resident));
 			json_object_object_add(o, "released", json_object_new_uint64(x.released));
+			if (cgroups && dkm_clients_cgroup(&m, i, &g, &path))
+				json_object_object_add(o, "cgroup", cgroup_json(&g, path, &x.granted));
 			json_object_array_add(a, o);
 		}
 		r = print_json(a);
 	} else {
 		static const char *const head[] = { "~ID", "~PID", "~UID", "NAME", "~REGIONS",
-						    "~GRANTED", "~RESIDENT", "~RELEASED", NULL };
+						    "~GRANTED", "~RESIDENT", "~RELEASED", "CHARGED",
+						    "CGROUP", "~LIMIT", "~USED", NULL };
 		struct dkm_table tab;
 
 		dkm_table_init(&tab, head);
 		for (unsigned i = 0; i < hdr.n; i++) {
 			struct dkm_client_entry x;
-			char id[16], pid[16], uid[16], nr[16], g[32], rs[32], rl[32];
-			const char *row[8];
+			struct dkm_client_cgroup g;
+			const char *path;
+			char id[16], pid[16], uid[16], nr[16], gr[32], rs[32], rl[32], u[32];
+			char cg[1200], lim[1200];
+			const char *row[12];
 
 			memcpy(&x, &e[i], sizeof(x));
 			snprintf(id, sizeof(id), "%u", x.client_id);
@@ -222,9 +359,20 @@ static int clients(struct dkm_conn *c, bool json)
 			row[2] = uid;
 			row[3] = x.name;
 			row[4] = nr;
-			row[5] = dkm_format_bytes(x.granted, g, sizeof(g));
+			row[5] = dkm_format_bytes(x.granted, gr, sizeof(gr));
 			row[6] = dkm_format_bytes(x.resident, rs, sizeof(rs));
 			row[7] = dkm_format_bytes(x.released, rl, sizeof(rl));
+			if (cgroups && dkm_clients_cgroup(&m, i, &g, &path)) {
+				row[8] = charged_to(&g, &x.granted);
+				row[9] = cgroup_cell(&g, path, cg, sizeof(cg));
+				row[10] = limit_cell(&g, path, lim, sizeof(lim));
+				row[11] = g.limit != UINT64_MAX && !g.limits_error
+						  ? dkm_format_bytes(g.usage, u, sizeof(u))
+						  : "-";
+			} else {
+				/* a daemon of protocol 1.1 or older does not say */
+				row[8] = row[9] = row[10] = row[11] = "?";
+			}
 			dkm_table_row(&tab, row);
 		}
 		dkm_table_print(&tab, stdout, "");

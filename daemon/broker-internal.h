@@ -34,6 +34,9 @@ struct dkm_broker {
 	uint64_t node_released[MAX_NODES]; /* bytes of ranges freed since start, per node */
 	uint64_t high_wmark[MAX_NODES];    /* bytes, from /proc/zoneinfo */
 	long page_size;
+	struct dkm_grant *unsettled;       /* client_populate regions being populated (broker.h) */
+	struct dkm_cgroup_fs cgfs;         /* where clients' cgroups are read, if cgfs_err is 0 */
+	int cgfs_err;                      /* dkm_broker_open_cgroups failed (or was not called) */
 
 	struct dkm_worker worker;          /* the population thread: all it shares with the loop */
 };

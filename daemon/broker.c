@@ -57,6 +57,9 @@ int dkm_broker_new(const struct dkm_config *cfg, struct dkm_topology *t, dkm_reg
 	b->next_region_id = 1;
 	b->max_regions = 1024;
 	b->page_size = sysconf(_SC_PAGESIZE);
+	b->cgfs.proc_fd = b->cgfs.v2_fd = b->cgfs.v1_fd = -1;
+	b->cgfs.v2_dir = "";
+	b->cgfs_err = -ENOENT;
 	r = dkm_worker_start(&b->worker);
 	if (r < 0)
 		goto fail;
@@ -88,8 +91,28 @@ struct dkm_broker *dkm_broker_free(struct dkm_broker *b)
 		free(c);
 	}
 	dkm_topology_free(b->topo);
+	dkm_cgroup_fs_close(&b->cgfs);
 	free(b);
 	return NULL;
+}
+
+int dkm_broker_open_cgroups(struct dkm_broker *b, const char *proc_root, const char *cgroup_root)
+{
+	struct dkm_cgroup_fs fs;
+	int r = dkm_cgroup_fs_open(&fs, proc_root, cgroup_root);
+
+	/* clients keep their resolved paths; only new HELLOs and reads use the new layout */
+	if (r < 0)
+		return r;
+	dkm_cgroup_fs_close(&b->cgfs);
+	b->cgfs = fs;
+	b->cgfs_err = 0;
+	return 0;
+}
+
+const struct dkm_cgroup_fs *dkm_broker_cgroups(const struct dkm_broker *b)
+{
+	return b->cgfs_err ? NULL : &b->cgfs;
 }
 
 void dkm_broker_set_topology(struct dkm_broker *b, struct dkm_topology *t)
@@ -147,6 +170,26 @@ int dkm_broker_client_new(struct dkm_broker *b, pid_t pid, uid_t uid, gid_t gid,
 	b->clients = c;
 	b->nclients++;
 	*ret = c;
+	return 0;
+}
+
+int dkm_broker_client_hello(struct dkm_broker *b, struct dkm_client *c, uint16_t minor, char *msg,
+			    size_t msgsize)
+{
+	int r = b->cgfs_err ? b->cgfs_err : dkm_cgroup_resolve(&b->cgfs, c->pid, &c->cg);
+
+	c->minor = minor;
+	c->cg_known = r == 0;
+	c->cg_error = r;
+	if (r == -ESRCH) {
+		snprintf(msg, msgsize, "pid %d is gone", (int)c->pid);
+		return r;
+	}
+	if (r < 0 && b->cfg->ncgroup_quotas) {
+		snprintf(msg, msgsize, "cannot read the memory cgroup of pid %d: %s", (int)c->pid,
+			 strerror(-r));
+		return -EACCES;
+	}
 	return 0;
 }
 
@@ -209,9 +252,19 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 		     uint32_t seq, struct dkm_grant **ret, char *msg, size_t msgsize)
 {
 	struct dkm_grant *r;
+	bool populate, by_daemon;
 	int err;
 
-	err = dkm_admit_region(b, c, req, msg, msgsize);
+	/*
+	 * Who populates a region to be populated: the daemon only where
+	 * daemon_prefault= lets it for this client's cgroup, which must be
+	 * known; otherwise the client, so that its cgroup is charged.
+	 */
+	populate = req->flags & DKM_ALLOC_PREFAULT      ? true
+		   : req->flags & DKM_ALLOC_NO_PREFAULT ? false
+							: b->cfg->prefault;
+	by_daemon = populate && c->cg_known && dkm_config_daemon_prefaults(b->cfg, c->cg.is_root);
+	err = dkm_admit_region(b, c, req, !by_daemon, msg, msgsize);
 	if (err < 0)
 		return err;
 
@@ -225,9 +278,8 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 	r->kind = req->kind;
 	r->seq = seq;
 	r->fd = -1;
-	r->prefault = req->flags & DKM_ALLOC_PREFAULT ? true
-		      : req->flags & DKM_ALLOC_NO_PREFAULT ? false
-							   : b->cfg->prefault;
+	r->prefault = by_daemon;
+	r->client_populate = populate && !by_daemon;
 	err = dkm_plan(b, c, req, r, msg, msgsize);
 	if (err == 0)
 		err = dkm_region_make_memfd(b, c, r, msg, msgsize);
@@ -242,6 +294,8 @@ int dkm_broker_alloc(struct dkm_broker *b, struct dkm_client *c, const struct dk
 
 	if (!r->prefault) {
 		r->ready = true;
+		if (r->client_populate)
+			dkm_ledger_unsettled_add(b, r);
 		*ret = r;
 		return 0;
 	}

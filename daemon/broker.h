@@ -2,9 +2,12 @@
 /*
  * The broker: clients, their regions, admission and accounting. A region is
  * a sealed memfd whose shared memory policy (set with mbind on a mapping,
- * kept by the file) binds each of its ranges to a node; it is populated
- * (fallocate) by a worker thread unless the client asked not to, so the
- * event loop keeps serving others meanwhile.
+ * kept by the file) binds each of its ranges to a node. A region to be
+ * populated before use is populated either by a worker thread (fallocate,
+ * so the event loop keeps serving others meanwhile; the pages are charged to
+ * the daemon's memory cgroup), or by the client in its own mapping (charged
+ * to the client's): daemon_prefault= and the client's memory cgroup, read at
+ * HELLO, decide (see daxkmemd.conf(5), MEMORY CGROUPS).
  *
  * Counting invariants, kept by every function here:
  *  - node_granted[n] is the sum of the lengths of all ranges on node n of
@@ -14,6 +17,9 @@
  *    memory promised on n that is not populated yet (resident[] is refreshed
  *    from the memfds on a timer and when a population job ends);
  *  - client->granted is the sum of its regions' sizes; uid totals likewise;
+ *    client->daemon_charged is the sum of the sizes of its regions the daemon
+ *    populates (prefault), client->owed_charged the sum over its other
+ *    regions (charged to the client) of size - resident;
  *  - a region is on exactly one client's list until released; the daemon's
  *    memfd is closed exactly when the region is freed.
  * The broker knows nothing of sockets: the server calls it and sends replies.
@@ -25,6 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "proto.h"
 #include "topology.h"
@@ -39,7 +46,8 @@ struct dkm_grant {
 	int fd;                      /* the daemon's memfd descriptor */
 	uint64_t size;
 	uint32_t kind;
-	bool prefault;               /* populated (or being populated) by the daemon */
+	bool prefault;               /* populated (or being populated) by the daemon: charged to it */
+	bool client_populate;        /* to be populated before use, by the client (charged to it) */
 	bool ready;                  /* may be handed out: prefault done or not wanted */
 	uint32_t seq;                /* request it answers */
 	unsigned nranges;
@@ -47,6 +55,16 @@ struct dkm_grant {
 	uint64_t resident[DKM_PROTO_MAX_RANGES]; /* bytes of each range last seen populated */
 	struct dkm_job *job;         /* population job while !ready */
 	struct dkm_grant *next;      /* owner's list */
+	/*
+	 * A client_populate region is "unsettled" from its grant until it is
+	 * seen fully resident or has been through two refresh timer ticks: its
+	 * residency is re-read before each admission and report meanwhile, so
+	 * that memory the client just populated does not count twice (in the
+	 * node's free memory or the cgroup's usage, and as owed).
+	 */
+	struct dkm_grant *unsettled_next, *unsettled_prev;
+	bool unsettled;
+	unsigned ticks;              /* refresh timer ticks seen while unsettled */
 };
 
 struct dkm_client {
@@ -56,6 +74,13 @@ struct dkm_client {
 	gid_t gid;
 	char name[DKM_PROTO_NAME_LEN];
 	bool hello;                  /* HELLO accepted */
+	uint16_t minor;              /* the protocol minor its HELLO said */
+	bool cg_known;               /* its memory cgroup was read at HELLO, into cg */
+	bool cg_warned;              /* reading its cgroup's limits failed once: logged */
+	int cg_error;                /* !cg_known: the negative errno why not */
+	struct dkm_cgroup cg;        /* its memory cgroup (kept for the connection) */
+	uint64_t daemon_charged;     /* bytes of its regions the daemon populates */
+	uint64_t owed_charged;       /* bytes of its other regions not yet resident */
 	bool gone;                   /* connection closed: regions are being reclaimed */
 	unsigned pending;            /* regions being populated */
 	unsigned nregions;
@@ -82,6 +107,16 @@ int dkm_broker_new(const struct dkm_config *cfg, struct dkm_topology *t, dkm_reg
 /* Release every region, stop the worker, free everything. */
 struct dkm_broker *dkm_broker_free(struct dkm_broker *b);
 
+/*
+ * Where clients' memory cgroups are read: the proc root and the cgroup-fs
+ * root ("/proc", "/sys/fs/cgroup"). At start and on reload; clients keep
+ * the cgroup they had. On failure (-errno) every client connecting from now
+ * on has an unknown cgroup.
+ */
+int dkm_broker_open_cgroups(struct dkm_broker *b, const char *proc_root, const char *cgroup_root);
+/* The hierarchies found by dkm_broker_open_cgroups (NULL if it failed). */
+const struct dkm_cgroup_fs *dkm_broker_cgroups(const struct dkm_broker *b);
+
 /* Replace the node map (takes ownership) and/or the configuration (borrowed). */
 void dkm_broker_set_topology(struct dkm_broker *b, struct dkm_topology *t);
 void dkm_broker_set_config(struct dkm_broker *b, const struct dkm_config *cfg);
@@ -90,6 +125,16 @@ const struct dkm_topology *dkm_broker_topology(const struct dkm_broker *b);
 /* A new connection: refused with -EUSERS past max_clients, -EDQUOT past max_clients_per_uid. */
 int dkm_broker_client_new(struct dkm_broker *b, pid_t pid, uid_t uid, gid_t gid,
 			  struct dkm_client **ret, char *msg, size_t msgsize);
+/*
+ * HELLO of minor version minor: read the client's memory cgroup (from its
+ * pid) and keep it. -ESRCH: the process is gone (drop the connection).
+ * -EACCES with msg: the cgroup cannot be read and [cgroup_quota] has lines,
+ * so the client cannot be served (refuse it). Otherwise 0: an unreadable
+ * cgroup only means that the daemon never populates the client's regions
+ * and does not check them against its cgroup's figures.
+ */
+int dkm_broker_client_hello(struct dkm_broker *b, struct dkm_client *c, uint16_t minor, char *msg,
+			    size_t msgsize);
 /* The connection closed: every region returns now (pending ones when their worker job ends). */
 void dkm_broker_client_gone(struct dkm_broker *b, struct dkm_client *c);
 
@@ -113,9 +158,15 @@ void dkm_broker_set_max_regions(struct dkm_broker *b, unsigned max);
 int dkm_broker_worker_fd(const struct dkm_broker *b);
 void dkm_broker_dispatch_worker(struct dkm_broker *b);
 
-/* STATUS_REPLY and CLIENTS_REPLY payloads (malloc'ed). */
-int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len);
-int dkm_broker_clients(struct dkm_broker *b, void **ret, size_t *ret_len);
+/*
+ * STATUS_REPLY and CLIENTS_REPLY payloads (malloc'ed) for the asking client:
+ * with its own cgroup record (STATUS), with every client's (CLIENTS) when
+ * its HELLO said minor 2 or later, in the layout of minor 1 otherwise.
+ */
+int dkm_broker_status(struct dkm_broker *b, const struct dkm_client *asking, void **ret,
+		      size_t *ret_len);
+int dkm_broker_clients(struct dkm_broker *b, const struct dkm_client *asking, void **ret,
+		       size_t *ret_len);
 
 /* Totals for the one-line STATUS= of sd_notify. */
 void dkm_broker_totals(const struct dkm_broker *b, unsigned *nclients, unsigned *nregions,

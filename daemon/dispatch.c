@@ -32,7 +32,11 @@ static void send_region(struct conn *c, struct dkm_grant *r)
 	reply.id = r->id;
 	reply.size = r->size;
 	reply.kind = r->kind;
-	reply.flags = r->prefault ? DKM_ALLOC_PREFAULT : 0;
+	/* a minor-1 client does not know CLIENT_POPULATE: its pages fault in, charged to it */
+	if (r->prefault)
+		reply.flags = DKM_ALLOC_PREFAULT;
+	else if (r->client_populate && c->client->minor >= 2)
+		reply.flags = DKM_REGION_CLIENT_POPULATE;
 	reply.nranges = r->nranges;
 	memcpy(reply.ranges, r->ranges, r->nranges * sizeof(r->ranges[0]));
 	dkm_connection_send(c, DKM_MSG_REGION, r->seq, &reply, sizeof(reply), r->fd);
@@ -69,22 +73,35 @@ static void set_name(struct dkm_client *cl, const char *name)
 	cl->name[i] = '\0';
 }
 
-static void handle_hello(struct conn *c, const struct dkm_msg *m)
+/* HELLO: false to drop the connection (the client's process is gone). */
+static bool handle_hello(struct conn *c, const struct dkm_msg *m)
 {
 	struct dkm_hello h;
 	struct dkm_hello_reply rep = { 0 };
 	struct server *s = c->srv;
+	char msg[256];
+	int r;
 
 	memcpy(&h, m->payload, sizeof(h));
 	if (h.major != DKM_PROTO_MAJOR) {
-		char msg[128];
-
 		snprintf(msg, sizeof(msg), "unsupported protocol version %u (daemon speaks %u)",
 			 h.major, DKM_PROTO_MAJOR);
 		log_notice("client pid %d: %s", (int)c->client->pid, msg);
 		dkm_connection_close_after_reply(c);
 		dkm_connection_send_error(c, m->hdr.type, m->hdr.seq, EPROTONOSUPPORT, msg);
-		return;
+		return true;
+	}
+	r = dkm_broker_client_hello(s->broker, c->client, h.minor, msg, sizeof(msg));
+	if (r == -ESRCH) {
+		log_info("client pid %d: %s: dropped", (int)c->client->pid, msg);
+		return false;
+	}
+	if (r < 0) {
+		log_notice("client pid %d uid %u refused: %s", (int)c->client->pid,
+			   (unsigned)c->client->uid, msg);
+		dkm_connection_close_after_reply(c);
+		dkm_connection_send_error(c, m->hdr.type, m->hdr.seq, -r, msg);
+		return true;
 	}
 	dkm_connection_hello_done(c);
 	c->client->hello = true;
@@ -94,9 +111,18 @@ static void handle_hello(struct conn *c, const struct dkm_msg *m)
 	rep.client_id = c->client->id;
 	rep.max_region_size = s->cfg->max_region_size;
 	rep.max_regions = s->cfg->max_regions_per_client;
-	log_debug("client %u: pid %d uid %u \"%s\"", c->client->id, (int)c->client->pid,
-		  (unsigned)c->client->uid, c->client->name);
+	if (c->client->cg_known)
+		log_debug("client %u: pid %d uid %u \"%s\", protocol 1.%u, memory cgroup %s (%s)%s",
+			  c->client->id, (int)c->client->pid, (unsigned)c->client->uid,
+			  c->client->name, h.minor, c->client->cg.path,
+			  dkm_cgroup_version_name(c->client->cg.version),
+			  c->client->cg.is_root ? ", root" : "");
+	else
+		log_debug("client %u: pid %d uid %u \"%s\", protocol 1.%u, memory cgroup unknown: %s",
+			  c->client->id, (int)c->client->pid, (unsigned)c->client->uid,
+			  c->client->name, h.minor, strerror(-c->client->cg_error));
 	dkm_connection_send(c, DKM_MSG_HELLO_REPLY, m->hdr.seq, &rep, sizeof(rep), -1);
+	return true;
 }
 
 static void handle_alloc(struct conn *c, const struct dkm_msg *m)
@@ -140,7 +166,7 @@ static void handle_status(struct conn *c, const struct dkm_msg *m)
 	void *buf;
 	size_t len;
 
-	if (dkm_broker_status(c->srv->broker, &buf, &len) < 0) {
+	if (dkm_broker_status(c->srv->broker, c->client, &buf, &len) < 0) {
 		dkm_connection_send_error(c, m->hdr.type, m->hdr.seq, ENOMEM, "out of memory");
 		return;
 	}
@@ -184,7 +210,7 @@ static void handle_clients(struct conn *c, const struct dkm_msg *m)
 					  "listing clients needs root or the admin_group");
 		return;
 	}
-	if (dkm_broker_clients(c->srv->broker, &buf, &len) < 0) {
+	if (dkm_broker_clients(c->srv->broker, c->client, &buf, &len) < 0) {
 		dkm_connection_send_error(c, m->hdr.type, m->hdr.seq, ENOMEM, "out of memory");
 		return;
 	}
@@ -212,8 +238,7 @@ bool dkm_dispatch(struct conn *c, const struct dkm_msg *m)
 				 (int)c->client->pid);
 			return false;
 		}
-		handle_hello(c, m);
-		return true;
+		return handle_hello(c, m);
 	case DKM_MSG_ALLOC_REGION:
 		handle_alloc(c, m);
 		return true;

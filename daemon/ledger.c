@@ -3,7 +3,8 @@
  * The ledger of grants: the per-node granted/owed/released counters, the
  * owner's and the daemon's totals (account), each client's list of regions,
  * usage per uid, and residency: how much of each range is populated, re-read
- * from the memfds (SEEK_DATA/SEEK_HOLE or st_blocks), which moves node_owed.
+ * from the memfds (SEEK_DATA/SEEK_HOLE or st_blocks), which moves node_owed
+ * and, for a region charged to its client, the client's owed_charged.
  * The invariants it keeps are stated in broker.h.
  */
 #include "ledger.h"
@@ -16,6 +17,8 @@
 /* Add (or take away) a region's ranges to the node and owner counters. */
 void dkm_ledger_account(struct dkm_broker *b, struct dkm_grant *r, bool add)
 {
+	uint64_t not_resident = r->size - dkm_ledger_resident(r);
+
 	for (unsigned i = 0; i < r->nranges; i++) {
 		int n = r->ranges[i].node;
 		uint64_t len = r->ranges[i].length, owed = len - r->resident[i];
@@ -33,10 +36,18 @@ void dkm_ledger_account(struct dkm_broker *b, struct dkm_grant *r, bool add)
 	}
 	if (add) {
 		r->owner->granted += r->size;
+		if (r->prefault)
+			r->owner->daemon_charged += r->size;
+		else
+			r->owner->owed_charged += not_resident;
 		r->owner->nregions++;
 		b->nregions++;
 	} else {
 		r->owner->granted -= r->size;
+		if (r->prefault)
+			r->owner->daemon_charged -= r->size;
+		else
+			r->owner->owed_charged -= not_resident;
 		r->owner->released += r->size;
 		r->owner->nregions--;
 		b->nregions--;
@@ -109,6 +120,10 @@ void dkm_ledger_update_residency(struct dkm_broker *b, struct dkm_grant *r)
 			b->node_owed[n] += r->resident[i];
 			b->node_owed[n] -= res;
 		}
+		if (!r->prefault) {
+			r->owner->owed_charged += r->resident[i];
+			r->owner->owed_charged -= res;
+		}
 		r->resident[i] = res;
 	}
 }
@@ -122,10 +137,51 @@ uint64_t dkm_ledger_resident(const struct dkm_grant *r)
 	return sum;
 }
 
+void dkm_ledger_unsettled_add(struct dkm_broker *b, struct dkm_grant *r)
+{
+	r->unsettled = true;
+	r->ticks = 0;
+	r->unsettled_prev = NULL;
+	r->unsettled_next = b->unsettled;
+	if (b->unsettled)
+		b->unsettled->unsettled_prev = r;
+	b->unsettled = r;
+}
+
+void dkm_ledger_unsettled_remove(struct dkm_broker *b, struct dkm_grant *r)
+{
+	if (!r->unsettled)
+		return;
+	if (r->unsettled_prev)
+		r->unsettled_prev->unsettled_next = r->unsettled_next;
+	else
+		b->unsettled = r->unsettled_next;
+	if (r->unsettled_next)
+		r->unsettled_next->unsettled_prev = r->unsettled_prev;
+	r->unsettled = false;
+	r->unsettled_next = r->unsettled_prev = NULL;
+}
+
+void dkm_ledger_refresh_unsettled(struct dkm_broker *b)
+{
+	for (struct dkm_grant *r = b->unsettled, *next; r; r = next) {
+		next = r->unsettled_next;
+		dkm_ledger_update_residency(b, r);
+		if (dkm_ledger_resident(r) >= r->size)
+			dkm_ledger_unsettled_remove(b, r);
+	}
+}
+
 void dkm_broker_refresh_residency(struct dkm_broker *b)
 {
 	for (struct dkm_client *c = b->clients; c; c = c->next)
 		for (struct dkm_grant *r = c->regions; r; r = r->next)
 			if (r->ready)
 				dkm_ledger_update_residency(b, r);
+	/* past two ticks a region not yet populated is left to the timer, like any other */
+	for (struct dkm_grant *r = b->unsettled, *next; r; r = next) {
+		next = r->unsettled_next;
+		if (dkm_ledger_resident(r) >= r->size || ++r->ticks >= 2)
+			dkm_ledger_unsettled_remove(b, r);
+	}
 }

@@ -22,6 +22,12 @@ void dkm_ledger_uid_usage(const struct dkm_broker *b, uid_t uid, uint64_t *bytes
 			  unsigned *regions, unsigned *clients);
 /* Re-read how much of each range of r is populated, keeping node_owed in step. */
 void dkm_ledger_update_residency(struct dkm_broker *b, struct dkm_grant *r);
+/* r (client_populate, just granted) is being populated by its client: see dkm_grant. */
+void dkm_ledger_unsettled_add(struct dkm_broker *b, struct dkm_grant *r);
+/* r is freed: off the unsettled list if it is on it. */
+void dkm_ledger_unsettled_remove(struct dkm_broker *b, struct dkm_grant *r);
+/* Re-read the residency of the unsettled regions (before an admission or a report). */
+void dkm_ledger_refresh_unsettled(struct dkm_broker *b);
 /* Bytes of r last seen populated. */
 uint64_t dkm_ledger_resident(const struct dkm_grant *r);
 

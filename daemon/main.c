@@ -21,6 +21,8 @@ struct options {
 	bool config_given;
 	const char *sysfs_root;
 	const char *socket;
+	const char *proc_root;
+	const char *cgroup_root;
 	bool print_topology;
 	bool json;
 	bool verbose;
@@ -39,6 +41,8 @@ static void usage(FILE *f)
 		"  --print-topology     print the node map and the per-kind placement table, exit\n"
 		"  --json               with --print-topology: print JSON (see daxkmemd(8))\n"
 		"  --sysfs-root DIR     read sysfs below DIR instead of /sys\n"
+		"  --proc-root DIR      read clients' /proc/PID/cgroup below DIR instead of /proc\n"
+		"  --cgroup-root DIR    read memory cgroups below DIR instead of /sys/fs/cgroup\n"
 		"  --config FILE        configuration file (default " DKM_DEFAULT_CONFIG ")\n"
 		"  -h, --help           show this help\n"
 		"  -V, --version        show the version\n");
@@ -46,7 +50,8 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_PRINT = 256, OPT_JSON, OPT_SYSFS, OPT_CONFIG, OPT_FOREGROUND, OPT_SOCKET };
+	enum { OPT_PRINT = 256, OPT_JSON, OPT_SYSFS, OPT_CONFIG, OPT_FOREGROUND, OPT_SOCKET,
+	       OPT_PROC, OPT_CGROUP };
 	static const struct option longopts[] = {
 		{ "print-topology", no_argument, NULL, OPT_PRINT },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -54,6 +59,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "proc-root", required_argument, NULL, OPT_PROC },
+		{ "cgroup-root", required_argument, NULL, OPT_CGROUP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -82,6 +89,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_SOCKET:
 			o->socket = optarg;
+			break;
+		case OPT_PROC:
+			o->proc_root = optarg;
+			break;
+		case OPT_CGROUP:
+			o->cgroup_root = optarg;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -155,6 +168,8 @@ int main(int argc, char **argv)
 			.config_must_exist = o.config_given,
 			.sysfs_root = o.sysfs_root,
 			.socket_path = o.socket,
+			.proc_root = o.proc_root,
+			.cgroup_root = o.cgroup_root,
 		};
 
 		return dkm_server_run(&so) < 0 ? 1 : 0;

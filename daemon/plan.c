@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "broker-internal.h"
+#include "ledger.h"
 #include "util/format.h"
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -146,6 +147,8 @@ int dkm_plan(struct dkm_broker *b, struct dkm_client *c, const struct dkm_alloc_
 	struct dkm_placement row;
 	int ret;
 
+	/* what clients populated since the last refresh is resident, not owed */
+	dkm_ledger_refresh_unsettled(b);
 	if (!dkm_nodeset_empty(&req->kmem_nodes)) {
 		ret = check_nodeset(b, &req->kmem_nodes, &set, msg, msgsize);
 		if (ret < 0) {

@@ -91,6 +91,7 @@ fail:
 /* Take the region away from its client: revoke the memory, return the grant. */
 void dkm_region_free(struct dkm_broker *b, struct dkm_grant *r)
 {
+	dkm_ledger_unsettled_remove(b, r);
 	dkm_ledger_account(b, r, false);
 	/*
 	 * The client may still hold the memfd and its mappings: truncating

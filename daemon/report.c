@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the broker reports: the STATUS_REPLY payload (per node: memory,
- * granted, resident, released, clients, CPUs, distances) and the
- * CLIENTS_REPLY payload (per client: credentials, regions, bytes), the
+ * granted, resident, released, clients, CPUs, distances; for a minor-2
+ * client its own memory cgroup) and the CLIENTS_REPLY payload (per client:
+ * credentials, regions, bytes; for a minor-2 asker each client's memory
+ * cgroup, its limits read now, and who its regions are charged to), the
  * totals for sd_notify's STATUS= line, and the per-node granted/released
- * figures. Read-only on the broker.
+ * figures. Read-only on the broker (and on the cgroup files).
  */
 #include "broker-internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +55,68 @@ static enum dkm_node_kind_wire wire_kind(enum dkm_node_kind k)
 	return DKM_WIRE_NODE_DRAM;
 }
 
-int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
+/* Whether the asking client speaks minor 2 and gets the cgroup records. */
+static bool wants_cgroups(const struct dkm_client *asking)
+{
+	return asking && asking->minor >= 2;
+}
+
+static uint32_t wire_cgroup_version(enum dkm_cgroup_version v)
+{
+	switch (v) {
+	case DKM_CGROUP_V1:
+		return DKM_WIRE_CGROUP_V1;
+	case DKM_CGROUP_V2:
+		return DKM_WIRE_CGROUP_V2;
+	case DKM_CGROUP_NONE:
+		break;
+	}
+	return DKM_WIRE_CGROUP_NONE;
+}
+
+/* c's cgroup record, its limits read now; *path and *path_len: what follows it on the wire. */
+static void cgroup_record(const struct dkm_broker *b, const struct dkm_client *c,
+			  struct dkm_client_cgroup *g, const char **path, size_t *path_len)
+{
+	memset(g, 0, sizeof(*g));
+	g->limit = g->swap_limit = UINT64_MAX;
+	g->daemon_charged = c->daemon_charged;
+	g->owed = c->owed_charged;
+	*path = "";
+	*path_len = 0;
+	if (!c->cg_known) {
+		g->error = c->cg_error < 0 ? -c->cg_error : EIO;
+		return;
+	}
+	g->flags = DKM_CLIENT_CG_KNOWN;
+	if (c->cg.is_root)
+		g->flags |= DKM_CLIENT_CG_ROOT;
+	if (dkm_config_daemon_prefaults(b->cfg, c->cg.is_root))
+		g->flags |= DKM_CLIENT_CG_DAEMON_POPULATES;
+	g->version = wire_cgroup_version(c->cg.version);
+	*path = c->cg.path;
+	*path_len = strlen(c->cg.path);
+	g->path_len = (uint32_t)*path_len;
+	{
+		struct dkm_cgroup_limits lim;
+		int r = b->cgfs_err ? b->cgfs_err
+				    : dkm_cgroup_read_limits(&b->cgfs, &c->cg, DKM_CGROUP_SWAP, &lim);
+
+		if (r < 0) {
+			g->limits_error = -r;
+			return;
+		}
+		g->limit = lim.limit;
+		g->usage = lim.limit == DKM_CGROUP_UNLIMITED ? 0 : lim.usage;
+		g->limit_at = (uint32_t)lim.at_len;
+		g->swap_limit = lim.swap_limit;
+		g->swap_usage = lim.swap_limit == DKM_CGROUP_UNLIMITED ? 0 : lim.swap_usage;
+		g->swap_at = lim.swap_limit == DKM_CGROUP_UNLIMITED ? 0 : (uint32_t)lim.swap_at_len;
+	}
+}
+
+int dkm_broker_status(struct dkm_broker *b, const struct dkm_client *asking, void **ret,
+		      size_t *ret_len)
 {
 	const struct dkm_topology *t = b->topo;
 	unsigned n = t->nnodes;
@@ -63,12 +127,24 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 	unsigned *ncl;
 	bool *seen;
 	uint8_t *dist;
-	size_t len;
+	size_t len, fixed;
+	struct dkm_client_cgroup self;
+	const char *self_path = "";
+	size_t self_len = 0;
 	char *buf;
 
+	dkm_ledger_refresh_unsettled(b);
 	if (n > DKM_PROTO_MAX_NODES)
 		n = DKM_PROTO_MAX_NODES;
-	len = sizeof(st) + n * sizeof(*nodes) + (size_t)n * n;
+	fixed = len = sizeof(st) + n * sizeof(*nodes) + (size_t)n * n;
+	if (wants_cgroups(asking)) {
+		cgroup_record(b, asking, &self, &self_path, &self_len);
+		len += sizeof(self) + self_len + 1;
+		if (len <= DKM_PROTO_MAX_PAYLOAD)
+			st.flags = DKM_STATUS_SELF;
+		else
+			len = fixed; /* 455 nodes and a long path: the nodes win */
+	}
 	buf = calloc(1, len);
 	res = calloc(n ? n : 1, sizeof(*res));
 	ncl = calloc(n ? n : 1, sizeof(*ncl));
@@ -140,6 +216,10 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 			dist[i * n + j] = d > 0 && d < 256 ? (uint8_t)d : 0;
 		}
 	}
+	if (st.flags & DKM_STATUS_SELF) {
+		memcpy(buf + fixed, &self, sizeof(self));
+		memcpy(buf + fixed + sizeof(self), self_path, self_len); /* the NUL is calloc's */
+	}
 	free(res);
 	free(ncl);
 	free(seen);
@@ -148,39 +228,88 @@ int dkm_broker_status(struct dkm_broker *b, void **ret, size_t *ret_len)
 	return 0;
 }
 
-int dkm_broker_clients(struct dkm_broker *b, void **ret, size_t *ret_len)
+int dkm_broker_clients(struct dkm_broker *b, const struct dkm_client *asking, void **ret,
+		       size_t *ret_len)
 {
+	const size_t entry = sizeof(struct dkm_client_entry);
+	bool cgroups = wants_cgroups(asking);
 	struct dkm_clients hdr = { 0 };
-	size_t len;
-	char *buf;
-	unsigned i = 0;
+	struct dkm_client_cgroup *recs = NULL;
+	const char **paths = NULL;
+	size_t *plens = NULL;
+	size_t len = sizeof(hdr);
+	unsigned n = 0;
+	char *buf, *p;
 
-	hdr.n = b->nclients;
-	len = sizeof(hdr) + (size_t)hdr.n * sizeof(struct dkm_client_entry);
-	if (len > DKM_PROTO_MAX_PAYLOAD) {
-		hdr.n = (DKM_PROTO_MAX_PAYLOAD - sizeof(hdr)) / sizeof(struct dkm_client_entry);
-		len = sizeof(hdr) + (size_t)hdr.n * sizeof(struct dkm_client_entry);
+	dkm_ledger_refresh_unsettled(b);
+	if (cgroups) {
+		recs = calloc(b->nclients ? b->nclients : 1, sizeof(*recs));
+		paths = calloc(b->nclients ? b->nclients : 1, sizeof(*paths));
+		plens = calloc(b->nclients ? b->nclients : 1, sizeof(*plens));
+		if (!recs || !paths || !plens) {
+			free(recs);
+			free(paths);
+			free(plens);
+			return -ENOMEM;
+		}
+		hdr.flags = DKM_CLIENTS_CGROUPS;
 	}
+	/* as many clients as fit in one message, in list order */
+	for (const struct dkm_client *c = b->clients; c && n < b->nclients; c = c->next) {
+		size_t more = entry;
+
+		if (cgroups) {
+			cgroup_record(b, c, &recs[n], &paths[n], &plens[n]);
+			more += sizeof(recs[n]) + plens[n] + 1;
+		}
+		if (len + more > DKM_PROTO_MAX_PAYLOAD)
+			break;
+		len += more;
+		n++;
+	}
+	hdr.n = n;
 	buf = calloc(1, len);
-	if (!buf)
+	if (!buf) {
+		free(recs);
+		free(paths);
+		free(plens);
 		return -ENOMEM;
-	memcpy(buf, &hdr, sizeof(hdr));
-	for (const struct dkm_client *c = b->clients; c && i < hdr.n; c = c->next, i++) {
-		struct dkm_client_entry e = { 0 };
-
-		e.client_id = c->id;
-		e.pid = c->pid;
-		e.uid = c->uid;
-		e.gid = c->gid;
-		memcpy(e.name, c->name, sizeof(e.name));
-		e.name[sizeof(e.name) - 1] = '\0';
-		e.nregions = c->nregions;
-		e.granted = c->granted;
-		e.released = c->released;
-		for (const struct dkm_grant *r = c->regions; r; r = r->next)
-			e.resident += dkm_ledger_resident(r);
-		memcpy(buf + sizeof(hdr) + i * sizeof(e), &e, sizeof(e));
 	}
+	memcpy(buf, &hdr, sizeof(hdr));
+	p = buf + sizeof(hdr);
+	{
+		unsigned i = 0;
+
+		for (const struct dkm_client *c = b->clients; c && i < n; c = c->next, i++) {
+			struct dkm_client_entry e = { 0 };
+
+			e.client_id = c->id;
+			e.pid = c->pid;
+			e.uid = c->uid;
+			e.gid = c->gid;
+			memcpy(e.name, c->name, sizeof(e.name));
+			e.name[sizeof(e.name) - 1] = '\0';
+			e.nregions = c->nregions;
+			e.granted = c->granted;
+			e.released = c->released;
+			for (const struct dkm_grant *r = c->regions; r; r = r->next)
+				e.resident += dkm_ledger_resident(r);
+			memcpy(p + i * entry, &e, entry);
+		}
+	}
+	p += (size_t)n * entry;
+	if (cgroups) {
+		char *s = p + (size_t)n * sizeof(*recs);
+
+		memcpy(p, recs, (size_t)n * sizeof(*recs));
+		for (unsigned i = 0; i < n; i++) {
+			memcpy(s, paths[i], plens[i]);
+			s += plens[i] + 1; /* the NUL is calloc's */
+		}
+	}
+	free(recs);
+	free(paths);
+	free(plens);
 	*ret = buf;
 	*ret_len = len;
 	return 0;

@@ -100,6 +100,30 @@ static void add_refresh(struct server *s)
 	event_add(s->ev_refresh, &tv);
 }
 
+/* (Re)find the memory cgroup hierarchies that clients' cgroups are read from; log what they are. */
+static void open_cgroups(struct server *s)
+{
+	const char *proc = s->opt->proc_root ? s->opt->proc_root : "/proc";
+	const char *root = s->opt->cgroup_root ? s->opt->cgroup_root : "/sys/fs/cgroup";
+	const struct dkm_cgroup_fs *fs;
+	int r = dkm_broker_open_cgroups(s->broker, proc, root);
+
+	if (r < 0) {
+		log_warning("memory cgroups: cannot open %s or %s: %s; clients' cgroups are unknown "
+			    "(the daemon populates no region)", proc, root, strerror(-r));
+		return;
+	}
+	fs = dkm_broker_cgroups(s->broker);
+	if (fs->v1_fd >= 0)
+		log_info("memory cgroups: the v1 memory hierarchy at %s/memory", root);
+	else if (fs->v2_fd >= 0 && fs->v2_memory)
+		log_info("memory cgroups: the unified hierarchy at %s%s%s", root,
+			 fs->v2_dir[0] ? "/" : "", fs->v2_dir);
+	else
+		log_info("memory cgroups: no memory controller under %s (no client is limited)",
+			 root);
+}
+
 static void reload(struct server *s)
 {
 	struct dkm_config *cfg;
@@ -125,6 +149,7 @@ static void reload(struct server *s)
 		log_notice("reload: socket settings take effect at the next start");
 	dkm_broker_set_config(s->broker, cfg);
 	dkm_broker_set_topology(s->broker, t);
+	open_cgroups(s);
 	dkm_config_free(s->cfg);
 	free(s->cfg);
 	s->cfg = cfg;
@@ -200,6 +225,7 @@ int dkm_server_run(const struct dkm_server_options *o)
 		log_error("starting the broker: %s", strerror(-r));
 		goto out;
 	}
+	open_cgroups(&s);
 	s.base = event_base_new();
 	if (!s.base) {
 		r = -ENOMEM;

@@ -15,6 +15,8 @@ struct dkm_server_options {
 	bool config_must_exist;
 	const char *sysfs_root;
 	const char *socket_path;      /* --socket: overrides socket= */
+	const char *proc_root;        /* --proc-root: where /proc/PID/cgroup is read (NULL: /proc) */
+	const char *cgroup_root;      /* --cgroup-root: the cgroup fs (NULL: /sys/fs/cgroup) */
 };
 
 /* Run until SIGTERM/SIGINT. Returns 0 on a clean stop, negative errno on failure to start. */

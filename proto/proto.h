@@ -25,7 +25,7 @@
 
 #define DKM_PROTO_MAGIC 0x4d4b5844u /* "DXKM" as little-endian bytes */
 #define DKM_PROTO_MAJOR 1
-#define DKM_PROTO_MINOR 1 /* 1: DEVICES, RECONFIGURE */
+#define DKM_PROTO_MINOR 2 /* 1: DEVICES, RECONFIGURE; 2: memory cgroups (REGION flag, CLIENTS, STATUS) */
 
 /* Largest payload either side accepts; a header announcing more drops the peer. */
 #define DKM_PROTO_MAX_PAYLOAD (256u * 1024)
@@ -36,6 +36,8 @@
 /* Ranges a region's placement plan may have (KMEM_ALL spills across nodes). */
 #define DKM_PROTO_MAX_RANGES 16
 #define DKM_PROTO_NAME_LEN 32
+/* Longest cgroup path (bytes, without its NUL) that CLIENTS_REPLY and STATUS_REPLY carry, plus one. */
+#define DKM_PROTO_CGROUP_PATH_MAX 1024
 
 struct dkm_msg_header {
 	uint32_t magic;       /* DKM_PROTO_MAGIC */
@@ -124,29 +126,90 @@ struct dkm_range {
 	uint32_t policy;                 /* enum dkm_policy */
 };
 
+/*
+ * dkm_region flags: DKM_ALLOC_PREFAULT when the daemon populated the region,
+ * or (minor 2, sent only to a client whose HELLO said minor 2 or later)
+ * DKM_REGION_CLIENT_POPULATE when the region is to be populated before use
+ * and the client is to do it, so that its pages are charged to the client's
+ * memory cgroup. Never both. A minor-1 client gets neither for such a
+ * region: its pages fault in as it touches them (charged to it too).
+ */
+#define DKM_REGION_CLIENT_POPULATE (1u << 2)
+#define DKM_REGION_FLAGS_ALL (DKM_ALLOC_FLAGS_ALL | DKM_REGION_CLIENT_POPULATE)
+
 struct dkm_region {
 	uint64_t id;                     /* the daemon's id: give it to RELEASE_REGION */
 	uint64_t size;                   /* bytes, as asked */
 	uint32_t kind;                   /* enum dkm_kind, as asked */
-	uint32_t flags;                  /* DKM_ALLOC_PREFAULT if it was populated */
+	uint32_t flags;                  /* DKM_ALLOC_PREFAULT or DKM_REGION_CLIENT_POPULATE (above) */
 	uint32_t nranges;                /* valid entries of ranges, 1..DKM_PROTO_MAX_RANGES */
 	uint32_t reserved;
 	struct dkm_range ranges[DKM_PROTO_MAX_RANGES]; /* in offset order, covering [0, size) */
 };
 
+_Static_assert(sizeof(struct dkm_region) == 416, "REGION payload is 416 bytes");
+
 struct dkm_release_region {
 	uint64_t id;
 };
 
-/* ---- STATUS_REPLY: dkm_status, nnodes dkm_status_node, then nnodes*nnodes uint8 distances ---- */
+/* ---- A client's memory cgroup (minor 2): in CLIENTS_REPLY and STATUS_REPLY ---- */
+enum dkm_cgroup_version_wire {
+	DKM_WIRE_CGROUP_NONE = 0,        /* no memory controller accounts the client */
+	DKM_WIRE_CGROUP_V1 = 1,          /* the memory controller of a v1 hierarchy */
+	DKM_WIRE_CGROUP_V2 = 2,          /* the unified hierarchy's */
+};
+
+enum dkm_client_cgroup_flags {
+	/* the daemon read the client's cgroup at HELLO (else error says why it could not) */
+	DKM_CLIENT_CG_KNOWN = 1u << 0,
+	/* KNOWN, and no limit applies to what is charged there: the root, or no memory controller */
+	DKM_CLIENT_CG_ROOT = 1u << 1,
+	/* under the configuration in force, the daemon populates this client's regions that are
+	 * to be populated before use (charged to the daemon's cgroup); else the client does */
+	DKM_CLIENT_CG_DAEMON_POPULATES = 1u << 2,
+};
+#define DKM_CLIENT_CG_FLAGS_ALL (DKM_CLIENT_CG_KNOWN | DKM_CLIENT_CG_ROOT | DKM_CLIENT_CG_DAEMON_POPULATES)
+
+/*
+ * One client's memory cgroup, followed on the wire (after all the records of
+ * the message) by its path: path_len bytes, no NUL among them, then a NUL.
+ */
+struct dkm_client_cgroup {
+	uint32_t version;                /* enum dkm_cgroup_version_wire */
+	uint32_t flags;                  /* enum dkm_client_cgroup_flags */
+	int32_t error;                   /* 0 when KNOWN, else the positive errno of reading it */
+	int32_t limits_error;            /* 0, or the positive errno of reading its limits just now */
+	uint64_t limit;                  /* the binding limit (least room) on its path, UINT64_MAX none */
+	uint64_t usage;                  /* that cgroup's usage (memory.current), 0 with no limit */
+	uint64_t swap_limit;             /* v2: memory.swap.max with the least room, UINT64_MAX none */
+	uint64_t swap_usage;             /* its memory.swap.current, 0 with no limit */
+	uint64_t daemon_charged;         /* bytes of the client's regions the daemon populated */
+	uint64_t owed;                   /* bytes of its other regions (charged to it) not yet resident */
+	uint32_t limit_at;               /* the limit is that of path[0..limit_at) (0: no limit) */
+	uint32_t swap_at;                /* the swap limit's cgroup, likewise */
+	uint32_t path_len;               /* bytes of the path, < DKM_PROTO_CGROUP_PATH_MAX; 0 unknown */
+	uint32_t reserved;               /* 0 */
+};
+_Static_assert(sizeof(struct dkm_client_cgroup) == 80, "cgroup record is 80 bytes");
+
+/*
+ * ---- STATUS_REPLY: dkm_status, nnodes dkm_status_node, then nnodes*nnodes uint8 distances;
+ * with DKM_STATUS_SELF (minor 2) then the asking client's dkm_client_cgroup and its path ----
+ */
+enum dkm_status_flags {
+	DKM_STATUS_SELF = 1u << 0,       /* the asking client's cgroup record follows (minor 2) */
+};
+
 struct dkm_status {
 	uint32_t nnodes;                 /* online nodes */
 	uint32_t nclients;               /* connected clients */
 	uint64_t granted;                /* bytes granted to clients, all nodes */
 	uint64_t resident;               /* of which resident */
 	uint32_t kmem_from_config;       /* 1: kmem nodes named by kmem_nodes=, 0: detected */
-	uint32_t reserved;
+	uint32_t flags;                  /* enum dkm_status_flags; only to a minor-2 client (0 before) */
 };
+_Static_assert(sizeof(struct dkm_status) == 32, "dkm_status is 32 bytes");
 
 enum dkm_node_kind_wire {
 	DKM_WIRE_NODE_DRAM = 0,
@@ -168,10 +231,17 @@ struct dkm_status_node {
 };
 /* Distances follow the node array: row i, column j is distance(node i, node j), 0 unknown. */
 
-/* ---- CLIENTS_REPLY: dkm_clients, then n dkm_client_entry ---- */
+/*
+ * ---- CLIENTS_REPLY: dkm_clients, then n dkm_client_entry; with DKM_CLIENTS_CGROUPS
+ * (minor 2) then n dkm_client_cgroup (in the same order) and their n paths ----
+ */
+enum dkm_clients_flags {
+	DKM_CLIENTS_CGROUPS = 1u << 0,   /* the cgroup records and paths follow (minor 2) */
+};
+
 struct dkm_clients {
 	uint32_t n;
-	uint32_t reserved;
+	uint32_t flags;                  /* enum dkm_clients_flags; only to a minor-2 client (0 before) */
 };
 
 struct dkm_client_entry {
@@ -186,6 +256,8 @@ struct dkm_client_entry {
 	uint64_t resident;               /* bytes */
 	uint64_t released;               /* bytes this client returned so far */
 };
+_Static_assert(sizeof(struct dkm_client_entry) == 80, "client entry is 80 bytes");
+_Static_assert(sizeof(struct dkm_status_node) == 120, "status node is 120 bytes");
 
 /* ---- DEVICES_REPLY: dkm_devices, then n dkm_device_entry ---- */
 enum dkm_dax_mode_wire {

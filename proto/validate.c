@@ -103,6 +103,16 @@ static bool alloc_flags_valid(uint32_t flags)
 	return !(flags & ~DKM_ALLOC_FLAGS_ALL) && (flags & DKM_ALLOC_FLAGS_ALL) != DKM_ALLOC_FLAGS_ALL;
 }
 
+/* REGION: PREFAULT, NO_PREFAULT (not both) as in a request, or CLIENT_POPULATE alone. */
+static bool region_flags_valid(uint32_t flags)
+{
+	if (flags & ~DKM_REGION_FLAGS_ALL)
+		return false;
+	if ((flags & DKM_REGION_CLIENT_POPULATE) && (flags & DKM_ALLOC_FLAGS_ALL))
+		return false;
+	return alloc_flags_valid(flags & DKM_ALLOC_FLAGS_ALL);
+}
+
 static bool node_valid(int32_t node)
 {
 	return node >= 0 && node < DKM_PROTO_MAX_NODES;
@@ -113,7 +123,7 @@ static int validate_region(const struct dkm_region *r)
 	static const struct dkm_range zero;
 	uint64_t off = 0;
 
-	if (!dkm_kind_name(r->kind) || !alloc_flags_valid(r->flags) || r->size == 0 ||
+	if (!dkm_kind_name(r->kind) || !region_flags_valid(r->flags) || r->size == 0 ||
 	    r->reserved != 0 || r->nranges == 0 || r->nranges > DKM_PROTO_MAX_RANGES)
 		return -EPROTO;
 	for (unsigned i = 0; i < r->nranges; i++) {
@@ -134,6 +144,42 @@ static int validate_region(const struct dkm_region *r)
 	return 0;
 }
 
+/*
+ * n cgroup records at p + off, then their paths, ending exactly at len:
+ * each path is path_len bytes without a NUL, then a NUL; empty (unknown) or
+ * absolute; limit_at and swap_at within it.
+ */
+static int validate_cgroups(const uint8_t *p, size_t off, size_t len, uint32_t n)
+{
+	size_t pos;
+
+	/* n is bounded by the caller so that this cannot overflow */
+	if (len < off || (len - off) / sizeof(struct dkm_client_cgroup) < n)
+		return -EPROTO;
+	pos = off + (size_t)n * sizeof(struct dkm_client_cgroup);
+	for (uint32_t i = 0; i < n; i++) {
+		struct dkm_client_cgroup g;
+		const uint8_t *path;
+
+		memcpy(&g, p + off + i * sizeof(g), sizeof(g));
+		if (g.version > DKM_WIRE_CGROUP_V2 || (g.flags & ~DKM_CLIENT_CG_FLAGS_ALL) ||
+		    g.error < 0 || g.limits_error < 0 || g.reserved != 0 ||
+		    ((g.flags & DKM_CLIENT_CG_KNOWN) != 0) != (g.error == 0) ||
+		    ((g.flags & DKM_CLIENT_CG_ROOT) && !(g.flags & DKM_CLIENT_CG_KNOWN)) ||
+		    g.path_len >= DKM_PROTO_CGROUP_PATH_MAX || g.limit_at > g.path_len ||
+		    g.swap_at > g.path_len)
+			return -EPROTO;
+		if (len - pos < (size_t)g.path_len + 1)
+			return -EPROTO;
+		path = p + pos;
+		if (path[g.path_len] != '\0' || memchr(path, '\0', g.path_len) ||
+		    (g.path_len > 0 && path[0] != '/'))
+			return -EPROTO;
+		pos += (size_t)g.path_len + 1;
+	}
+	return pos == len ? 0 : -EPROTO;
+}
+
 static int validate_status_reply(const uint8_t *p, size_t len)
 {
 	struct dkm_status st;
@@ -145,9 +191,11 @@ static int validate_status_reply(const uint8_t *p, size_t len)
 	/* nnodes <= 1024: no overflow */
 	need = sizeof(st) + (size_t)st.nnodes * sizeof(struct dkm_status_node) +
 	       (size_t)st.nnodes * st.nnodes;
-	if (need > DKM_PROTO_MAX_PAYLOAD || need != len)
+	if (need > DKM_PROTO_MAX_PAYLOAD || (st.flags & ~DKM_STATUS_SELF))
 		return -EPROTO;
-	if (st.reserved != 0 || st.kmem_from_config > 1)
+	if (st.flags & DKM_STATUS_SELF ? validate_cgroups(p, need, len, 1) < 0 : need != len)
+		return -EPROTO;
+	if (st.kmem_from_config > 1)
 		return -EPROTO;
 	for (uint32_t i = 0; i < st.nnodes; i++) {
 		struct dkm_status_node n;
@@ -163,11 +211,14 @@ static int validate_status_reply(const uint8_t *p, size_t len)
 static int validate_clients_reply(const uint8_t *p, size_t len)
 {
 	struct dkm_clients c;
+	size_t fixed;
 
 	memcpy(&c, p, sizeof(c));
-	if (c.n > (DKM_PROTO_MAX_PAYLOAD - sizeof(c)) / sizeof(struct dkm_client_entry))
+	if (c.n > (DKM_PROTO_MAX_PAYLOAD - sizeof(c)) / sizeof(struct dkm_client_entry) ||
+	    (c.flags & ~DKM_CLIENTS_CGROUPS))
 		return -EPROTO;
-	if (sizeof(c) + (size_t)c.n * sizeof(struct dkm_client_entry) != len || c.reserved != 0)
+	fixed = sizeof(c) + (size_t)c.n * sizeof(struct dkm_client_entry);
+	if (c.flags & DKM_CLIENTS_CGROUPS ? validate_cgroups(p, fixed, len, c.n) < 0 : fixed != len)
 		return -EPROTO;
 	for (uint32_t i = 0; i < c.n; i++) {
 		struct dkm_client_entry e;

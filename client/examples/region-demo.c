@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * region-demo: ask daxkmemd for one region of each kind, map it, write to it,
- * and print where its pages landed (get_mempolicy) and how the kernel sees
- * the mapping (/proc/self/numa_maps). With --hold it keeps the regions
- * mapped until its standard input closes, so that daxkmemctl can show them.
+ * region-demo: ask daxkmemd for one region of each kind, map it, populate it
+ * when the daemon leaves that to the client (so that the pages are charged to
+ * this process's memory cgroup), write to it, and print where its pages
+ * landed (get_mempolicy) and how the kernel sees the mapping
+ * (/proc/self/numa_maps). With --hold it keeps the regions mapped until its
+ * standard input closes, so that daxkmemctl can show them.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -71,6 +73,18 @@ int main(int argc, char **argv)
 			perror("mmap");
 			return 1;
 		}
+		if (reg.flags & DKM_REGION_CLIENT_POPULATE) {
+			int r = dkm_region_populate(p, size, fd);
+
+			if (r < 0) {
+				printf("  %-15s populating: %s\n", dkm_kind_name(kinds[k]), strerror(-r));
+				munmap(p, size);
+				close(fd);
+				dkm_conn_release(c, reg.id);
+				failed++;
+				continue;
+			}
+		}
 		memset(p, 0xa5, size);
 		get_mempolicy(&mode, NULL, 0, p, MPOL_F_ADDR);
 		for (uint64_t off = 0; off < size; off += 4096, pages++) {
@@ -83,13 +97,15 @@ int main(int argc, char **argv)
 				pages_on += n == reg.ranges[0].node;
 			}
 		}
-		printf("  %-15s region %llu: %s, policy %s to node %d (%u range%s), prefaulted by "
-		       "the daemon: %s\n    %lu of %lu pages on node %d (first page on %d, last on %d)\n",
+		printf("  %-15s region %llu: %s, policy %s to node %d (%u range%s), populated by %s"
+		       "\n    %lu of %lu pages on node %d (first page on %d, last on %d)\n",
 		       dkm_kind_name(kinds[k]), (unsigned long long)reg.id,
 		       dkm_format_bytes(reg.size, sz, sizeof(sz)),
 		       mode == MPOL_BIND ? "BIND" : mode == MPOL_PREFERRED ? "PREFERRED" : "other",
 		       reg.ranges[0].node, reg.nranges, reg.nranges == 1 ? "" : "s",
-		       reg.flags & DKM_ALLOC_PREFAULT ? "yes" : "no", pages_on, pages,
+		       reg.flags & DKM_ALLOC_PREFAULT		? "the daemon"
+		       : reg.flags & DKM_REGION_CLIENT_POPULATE ? "this client"
+								 : "faults", pages_on, pages,
 		       reg.ranges[0].node, first, last);
 		show_numa_maps(p);
 		kept[nkept].fd = fd;

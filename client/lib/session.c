@@ -430,6 +430,20 @@ static int region_get_node(unsigned kind, int node, size_t size, size_t align, i
 	} else {
 		r = -errno;
 	}
+	/*
+	 * The daemon left the population to us, so that the pages are charged
+	 * to this process's memory cgroup: populate in the calling thread, or
+	 * give the region back (never a half-populated success).
+	 */
+	if (r == 0 && (reg.flags & DKM_REGION_CLIENT_POPULATE)) {
+		r = dkm_region_populate(addr, size, fd);
+		if (r < 0) {
+			dkm_log_failure("populating %s of %zu bytes for CPU node %d: %s",
+					dkm_kind_name(kind) ? dkm_kind_name(kind) : "?", size, node,
+					strerror(-r));
+			munmap(addr, size);
+		}
+	}
 	rg->r.addr = addr;
 	rg->r.size = size;
 	rg->r.fd = fd;

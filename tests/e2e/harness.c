@@ -583,3 +583,35 @@ void daemon_start_sysfs(struct daemon *d, const char *sysfs_root, const char *ex
 	snprintf(conf, sizeof(conf), "socket_group =\nreserve = 16M\n%s", extra_conf ? extra_conf : "");
 	daemon_start_opts(d, &o);
 }
+
+void own_memory_cgroup(char *buf, size_t size)
+{
+	char line[2048];
+	bool found = false;
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *nl;
+		bool unified, v1mem;
+
+		if (!c2)
+			continue;
+		nl = strchr(c2, '\n');
+		if (nl)
+			*nl = '\0';
+		*c1 = *c2 = '\0';
+		unified = !strcmp(line, "0") && !c1[1];
+		v1mem = false;
+		for (char *tok = strtok(c1 + 1, ","); tok; tok = strtok(NULL, ","))
+			v1mem |= !strcmp(tok, "memory");
+		if (v1mem || (unified && !found)) {
+			snprintf(buf, size, "%s", c2 + 1);
+			found = true;
+			if (v1mem)
+				break;
+		}
+	}
+	fclose(f);
+	ck_assert_msg(found, "no memory cgroup line in /proc/self/cgroup");
+}

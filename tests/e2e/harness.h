@@ -55,6 +55,13 @@ unsigned status_clients(const struct daemon *d);
 /* Poll STATUS until granted on node is want; true if reached within timeout. */
 bool wait_granted(const struct daemon *d, int node, uint64_t want, int timeout_ms);
 
+/*
+ * The calling process's memory cgroup as the daemon reads it: the path of
+ * the v1 memory hierarchy's line of /proc/self/cgroup, else of the "0::"
+ * line. Fails the test if there is neither.
+ */
+void own_memory_cgroup(char *buf, size_t size);
+
 /* A request for the CPU node the calling thread runs on. */
 struct dkm_alloc_region alloc_req(uint32_t kind, uint64_t size, uint32_t flags);
 

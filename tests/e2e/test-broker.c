@@ -74,46 +74,57 @@ START_TEST(test_region_kinds_policy_and_accounting)
 		{ DKM_KIND_KMEM, 0, MPOL_BIND },
 		{ DKM_KIND_KMEM_ALL, 0, MPOL_BIND },
 		{ DKM_KIND_KMEM_PREFERRED, 0, MPOL_PREFERRED },
+		{ DKM_KIND_KMEM, DKM_ALLOC_PREFAULT, MPOL_BIND },
 		{ DKM_KIND_KMEM, DKM_ALLOC_NO_PREFAULT, MPOL_BIND },
 		{ DKM_KIND_KMEM_PREFERRED, DKM_ALLOC_NO_PREFAULT, MPOL_PREFERRED },
 	};
-	struct daemon d;
-	struct dkm_conn *c;
+	/* who populates a region to be populated: the daemon (always), the client (never) */
+	static const char *const confs[] = { "daemon_prefault = always", "daemon_prefault = never" };
 
-	daemon_start(&d, NULL);
-	c = client_open(&d, "kinds");
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dkm_alloc_region req = alloc_req(cases[i].kind, 8 * MIB, cases[i].flags);
-		struct dkm_region reg;
-		struct stat st;
-		int fd = -1;
+	for (unsigned k = 0; k < 2; k++) {
+		bool daemon_populates = k == 0;
+		struct daemon d;
+		struct dkm_conn *c;
 
-		ck_assert_msg(dkm_conn_alloc(c, &req, &reg, &fd) == 0, "case %u: %s", i, c->err);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_uint_eq(reg.size, 8 * MIB);
-		ck_assert_uint_eq(reg.kind, cases[i].kind);
-		ck_assert_uint_eq(reg.nranges, 1);
-		ck_assert_int_eq(reg.ranges[0].node, 0);
-		check_sealed(fd, 8 * MIB);
-		ck_assert_int_eq(fstat(fd, &st), 0);
-		if (cases[i].flags & DKM_ALLOC_NO_PREFAULT) {
-			/* nothing populated: pages fault in, bound, in the client */
-			ck_assert_uint_eq(reg.flags & DKM_ALLOC_PREFAULT, 0);
-			ck_assert_uint_lt((uint64_t)st.st_blocks * 512, 8 * MIB);
-		} else {
-			ck_assert_uint_ne(reg.flags & DKM_ALLOC_PREFAULT, 0);
+		daemon_start(&d, confs[k]);
+		c = client_open(&d, "kinds");
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct dkm_alloc_region req = alloc_req(cases[i].kind, 8 * MIB, cases[i].flags);
+			struct dkm_region reg;
+			struct stat st;
+			int fd = -1;
+
+			ck_assert_msg(dkm_conn_alloc(c, &req, &reg, &fd) == 0, "case %u: %s", i, c->err);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_uint_eq(reg.size, 8 * MIB);
+			ck_assert_uint_eq(reg.kind, cases[i].kind);
+			ck_assert_uint_eq(reg.nranges, 1);
+			ck_assert_int_eq(reg.ranges[0].node, 0);
+			check_sealed(fd, 8 * MIB);
+			ck_assert_int_eq(fstat(fd, &st), 0);
+			if (cases[i].flags & DKM_ALLOC_NO_PREFAULT) {
+				/* nothing populated: pages fault in, bound, in the client */
+				ck_assert_uint_eq(reg.flags, 0);
+				ck_assert_uint_lt((uint64_t)st.st_blocks * 512, 8 * MIB);
+			} else if (daemon_populates) {
+				ck_assert_uint_eq(reg.flags, DKM_ALLOC_PREFAULT);
+				ck_assert_uint_eq((uint64_t)st.st_blocks * 512, 8 * MIB);
+			} else {
+				/* the client is to populate it, charged to its cgroup */
+				ck_assert_uint_eq(reg.flags, DKM_REGION_CLIENT_POPULATE);
+				ck_assert_uint_lt((uint64_t)st.st_blocks * 512, 8 * MIB);
+			}
+			check_policy_mode(fd, 8 * MIB, cases[i].mode, 0, true);
+			ck_assert_int_eq(fstat(fd, &st), 0);
 			ck_assert_uint_eq((uint64_t)st.st_blocks * 512, 8 * MIB);
+			ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
+			ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
+			ck_assert_uint_eq(status_granted(&d, 0), 0);
+			close(fd);
 		}
-		check_policy_mode(fd, 8 * MIB, cases[i].mode, 0, true);
-		ck_assert_int_eq(fstat(fd, &st), 0);
-		ck_assert_uint_eq((uint64_t)st.st_blocks * 512, 8 * MIB);
-		ck_assert_uint_eq(status_granted(&d, 0), 8 * MIB);
-		ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
-		ck_assert_uint_eq(status_granted(&d, 0), 0);
-		close(fd);
+		dkm_conn_close(c);
+		daemon_stop(&d);
 	}
-	dkm_conn_close(c);
-	daemon_stop(&d);
 }
 END_TEST
 
@@ -562,7 +573,8 @@ START_TEST(test_flood_and_cancel)
 	uint64_t total, freeb;
 	int fd, sent = 0;
 
-	daemon_start(&d, NULL);
+	/* the cancelled population below is the daemon's */
+	daemon_start(&d, "daemon_prefault = always");
 	/* a peer that floods requests and never reads the replies */
 	fd = raw_connect(&d);
 	send_hello(fd, DKM_PROTO_MAJOR);
@@ -731,9 +743,18 @@ START_TEST(test_daxkmemctl)
 	char out[8192];
 	int fd;
 
-	daemon_start(&d, "socket_mode = 0666");
+	char cg[1024];
+	void *map;
+
+	own_memory_cgroup(cg, sizeof(cg));
+	daemon_start(&d, "socket_mode = 0666\ndaemon_prefault = never");
 	c = client_open(&d, "holder");
 	ck_assert_int_eq(dkm_conn_alloc(c, &req, &reg, &fd), 0);
+	/* the holder populates the region itself, as the REGION reply asks */
+	ck_assert_uint_eq(reg.flags, DKM_REGION_CLIENT_POPULATE);
+	map = mmap(NULL, 8 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	ck_assert_int_eq(dkm_region_populate(map, 8 * MIB, fd), 0);
 	{
 		const char *args[] = { "--socket", d.sock, "status", NULL };
 
@@ -741,6 +762,10 @@ START_TEST(test_daxkmemctl)
 		ck_assert_msg(strstr(out, "kmem nodes named by kmem_nodes=") != NULL, "%s", out);
 		ck_assert_msg(strstr(out, "8.0 MiB") != NULL, "%s", out);
 		ck_assert_msg(strstr(out, "Totals: 2 clients, 8.0 MiB brokered, 8.0 MiB resident") != NULL,
+			      "%s", out);
+		/* the asking client's own memory cgroup, and who populates its regions */
+		ck_assert_msg(strstr(out, "This client: memory cgroup ") && strstr(out, cg) &&
+				      strstr(out, "populated by the client (charged to its cgroup)"),
 			      "%s", out);
 	}
 	{
@@ -757,6 +782,18 @@ START_TEST(test_daxkmemctl)
 
 		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
 		ck_assert_msg(strstr(out, "holder") != NULL && strstr(out, "8.0 MiB") != NULL, "%s", out);
+		/* each client's cgroup, and that the holder's memory is charged to it */
+		ck_assert_msg(strstr(out, "CHARGED") && strstr(out, "CGROUP") && strstr(out, cg),
+			      "%s", out);
+		{
+			const char *line = strstr(out, "holder");
+			const char *end = line ? strchr(line, '\n') : NULL;
+			char row[1200];
+
+			ck_assert_ptr_nonnull(end);
+			snprintf(row, sizeof(row), "%.*s", (int)(end - line), line);
+			ck_assert_msg(strstr(row, " client ") && strstr(row, cg), "%s", out);
+		}
 		/* another user may see the nodes but not who holds what */
 		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, 65534, out, sizeof(out), 10000), 1);
 		ck_assert_str_eq(out, "daxkmemctl: clients: listing clients needs root or the admin_group\n");
@@ -771,7 +808,20 @@ START_TEST(test_daxkmemctl)
 		ck_assert_msg(strstr(out, "Permission denied (the socket is for root and the daxkmem "
 					  "group)") != NULL, "%s", out);
 	}
+	{
+		const char *args[] = { "--socket", d.sock, "clients", "--json", NULL };
+		char want[1200];
+
+		ck_assert_int_eq(run_program(DAXKMEMCTL_PATH, args, (uid_t)-1, out, sizeof(out), 10000), 0);
+		snprintf(want, sizeof(want), "\"path\": \"%s\"", cg);
+		ck_assert_msg(strstr(out, want) && strstr(out, "\"charged_to\": \"client\"") &&
+				      strstr(out, "\"client_charged\": 8388608") &&
+				      strstr(out, "\"daemon_charged\": 0") &&
+				      strstr(out, "\"daemon_populates\": false"),
+			      "%s", out);
+	}
 	/* released memory shows up as released */
+	munmap(map, 8 * MIB);
 	ck_assert_int_eq(dkm_conn_release(c, reg.id), 0);
 	close(fd);
 	{

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -561,6 +563,62 @@ START_TEST(test_region_api_policy_and_accounting)
 }
 END_TEST
 
+/* Pages of [p, p + len) mapped in this process (mincore), and of the region's memfd allocated. */
+static size_t mapped_pages(const void *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	unsigned char *vec = calloc(len / page, 1);
+
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)p, len, vec), 0);
+	for (size_t i = 0; i < len / page; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+static uint64_t allocated(int fd)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/*
+ * prefault=1 under daemon_prefault=never: the daemon leaves the population to
+ * the library, which populates its own mapping before returning (every page
+ * allocated and mapped in this process, charged to its cgroup); prefault=0:
+ * nothing until touched; -1 (the daemon's prefault = yes): populated.
+ */
+START_TEST(test_client_populates)
+{
+	struct daemon d;
+	daxkmem_region_t *r;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	start(&d, "daemon_prefault = never");
+	r = daxkmem_region_get(DAXKMEM_KIND_KMEM, 8 * MIB, 1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(allocated(daxkmem_region_fd(r)), 8 * MIB);
+	ck_assert_uint_eq(mapped_pages(daxkmem_region_addr(r), 8 * MIB), 8 * MIB / page);
+	ck_assert_int_eq(daxkmem_node_of(daxkmem_region_addr(r)), 0);
+	daxkmem_region_release(r);
+	r = daxkmem_region_get(DAXKMEM_KIND_KMEM, 8 * MIB, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(allocated(daxkmem_region_fd(r)), 0);
+	ck_assert_uint_eq(mapped_pages(daxkmem_region_addr(r), 8 * MIB), 0);
+	daxkmem_region_release(r);
+	/* the daemon's default (prefault = yes): populated, by the library */
+	r = daxkmem_region_get(DAXKMEM_KIND_KMEM_ALL, 4 * MIB, -1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(mapped_pages(daxkmem_region_addr(r), 4 * MIB), 4 * MIB / page);
+	daxkmem_region_release(r);
+	ck_assert(wait_granted(&d, 0, 0, 5000));
+	daemon_stop(&d);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("client-e2e");
@@ -579,6 +637,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_region_api_policy_and_accounting);
+	tcase_add_test(tc, test_client_populates);
 	suite_add_tcase(s, tc);
 	return s;
 }

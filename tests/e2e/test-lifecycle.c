@@ -195,9 +195,12 @@ START_TEST(test_refresh_timer)
 	int fd;
 
 	make_tree(root, sizeof(root));
-	snprintf(conf, sizeof(conf), "kmem_nodes = 0\nsocket_group =\nreserve = 16M\n");
+	snprintf(conf, sizeof(conf),
+		 "kmem_nodes = 0\nsocket_group =\nreserve = 16M\ndaemon_prefault = always\n");
 	daemon_start_opts(&d, &(struct daemon_opts){
-		.conf = "kmem_nodes = 0\nsocket_group =\nreserve = 16M\nrefresh_interval_ms = 3600000",
+		/* the daemon populates (a client would charge its own cgroup, see test-cgroup*.c) */
+		.conf = "kmem_nodes = 0\nsocket_group =\nreserve = 16M\nrefresh_interval_ms = 3600000\n"
+			"daemon_prefault = always",
 		.args = (const char *const[]){ "--sysfs-root", root, NULL } });
 	c = client_open(&d, "holes");
 	fd = alloc(c, 8 * MIB, DKM_ALLOC_PREFAULT, &reg);
@@ -292,7 +295,8 @@ START_TEST(test_uevent_fallback)
 	struct dkm_region reg;
 	int fd;
 
-	daemon_start_opts(&d, &(struct daemon_opts){ .extra_conf = "refresh_interval_ms = 50",
+	daemon_start_opts(&d, &(struct daemon_opts){ .extra_conf = "refresh_interval_ms = 50\n"
+									"daemon_prefault = always",
 						      .child_setup = no_netlink });
 	ck_assert_int_eq(daemon_log_count(&d, "kernel device events: Address family not supported "
 					      "by protocol; the node map is refreshed every 50 ms "
@@ -334,7 +338,8 @@ START_TEST(test_population_beside_the_loop)
 	struct dkm_region reg;
 	int fd, mfd, answered = 0;
 
-	daemon_start(&d, QUIET);
+	/* the daemon's worker populates it (it would be the client's to, by default, here) */
+	daemon_start(&d, QUIET "daemon_prefault = always\n");
 	fd = raw_hello(&d, "populating", &rx);
 	{
 		struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, size, DKM_ALLOC_PREFAULT);

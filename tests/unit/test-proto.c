@@ -1439,6 +1439,12 @@ START_TEST(test_validate_region)
 		x.ranges[i] = (struct dkm_range){ .offset = i * 4096, .length = 4096,
 						  .node = (int32_t)i, .policy = DKM_POLICY_BIND };
 	ck_assert_int_eq(validate(DKM_MSG_REGION, &x, sizeof(x)), 0);
+	/* minor 2: the client is to populate it; or nothing said (fault in) */
+	x = r;
+	x.flags = DKM_REGION_CLIENT_POPULATE;
+	ck_assert_int_eq(validate(DKM_MSG_REGION, &x, sizeof(x)), 0);
+	x.flags = 0;
+	ck_assert_int_eq(validate(DKM_MSG_REGION, &x, sizeof(x)), 0);
 
 #define BAD(stmt)                                                                         \
 	do {                                                                              \
@@ -1458,6 +1464,8 @@ START_TEST(test_validate_region)
 	BAD(x.kind = 4);
 	BAD(x.flags = DKM_ALLOC_FLAGS_ALL);
 	BAD(x.flags = 8);
+	BAD(x.flags = DKM_REGION_CLIENT_POPULATE | DKM_ALLOC_PREFAULT); /* who populates it? */
+	BAD(x.flags = DKM_REGION_CLIENT_POPULATE | DKM_ALLOC_NO_PREFAULT);
 	BAD(x.reserved = 1);
 	BAD(x.ranges[0].offset = 4096);                /* not from 0 */
 	BAD(x.ranges[1].offset = 4 * MIB + 4096);      /* gap */
@@ -1504,10 +1512,13 @@ START_TEST(test_validate_status_reply)
 	ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, p, len - 1), -EPROTO);
 
 	memcpy(&st, p, sizeof(st));
-	st.reserved = 1;
+	st.flags = 2; /* unknown */
 	memcpy(p, &st, sizeof(st));
 	ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, p, len), -EPROTO);
-	st.reserved = 0;
+	st.flags = DKM_STATUS_SELF; /* but no record follows */
+	memcpy(p, &st, sizeof(st));
+	ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, p, len), -EPROTO);
+	st.flags = 0;
 	st.kmem_from_config = 2;
 	memcpy(p, &st, sizeof(st));
 	ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, p, len), -EPROTO);
@@ -1657,10 +1668,13 @@ START_TEST(test_validate_clients_reply)
 		ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
 	}
 	c.n = 2;
-	c.reserved = 1;
+	c.flags = 2; /* unknown */
 	memcpy(p, &c, sizeof(c));
 	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
-	c.reserved = 0;
+	c.flags = DKM_CLIENTS_CGROUPS; /* but no records follow */
+	memcpy(p, &c, sizeof(c));
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
+	c.flags = 0;
 	memcpy(p, &c, sizeof(c));
 
 	memcpy(&e, e1, sizeof(e));
@@ -1676,6 +1690,171 @@ START_TEST(test_validate_clients_reply)
 	p = make_clients_reply(0, &len);
 	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), 0);
 	free(p);
+}
+END_TEST
+
+/* A minor-2 CLIENTS_REPLY: n entries, their cgroup records and the paths. */
+static uint8_t *make_clients_cgroups(const char *const *paths, uint32_t n, size_t *len)
+{
+	struct dkm_clients c = { .n = n, .flags = DKM_CLIENTS_CGROUPS };
+	size_t size = sizeof(c) + n * (sizeof(struct dkm_client_entry) + sizeof(struct dkm_client_cgroup));
+	uint8_t *p, *q;
+
+	for (uint32_t i = 0; i < n; i++)
+		size += strlen(paths[i]) + 1;
+	p = xcalloc(size);
+	memcpy(p, &c, sizeof(c));
+	q = p + sizeof(c);
+	for (uint32_t i = 0; i < n; i++) {
+		struct dkm_client_entry e = { .client_id = i + 1, .pid = 100 + (int32_t)i };
+
+		snprintf(e.name, sizeof(e.name), "c%u", i);
+		memcpy(q, &e, sizeof(e));
+		q += sizeof(e);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct dkm_client_cgroup g = { .version = DKM_WIRE_CGROUP_V2, .flags = DKM_CLIENT_CG_KNOWN,
+					       .limit = 32 * MIB, .usage = MIB,
+					       .swap_limit = UINT64_MAX,
+					       .path_len = (uint32_t)strlen(paths[i]) };
+
+		if (!paths[i][0]) {
+			g.flags = 0;
+			g.error = EACCES;
+			g.limit = UINT64_MAX;
+		}
+		g.limit_at = g.path_len;
+		memcpy(q, &g, sizeof(g));
+		q += sizeof(g);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(q, paths[i], strlen(paths[i]) + 1);
+		q += strlen(paths[i]) + 1;
+	}
+	*len = size;
+	return p;
+}
+
+START_TEST(test_validate_cgroup_records)
+{
+	static const char *const paths[] = { "/system.slice/a.service", "", "/" };
+	const size_t recs = sizeof(struct dkm_clients) + 3 * sizeof(struct dkm_client_entry);
+	struct dkm_client_cgroup g;
+	size_t len;
+	uint8_t *p = make_clients_cgroups(paths, 3, &len), *g0 = p + recs, *path0;
+
+	path0 = p + recs + 3 * sizeof(g);
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), 0);
+	/* exact size: a byte more or less */
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len - 1), -EPROTO);
+	{
+		uint8_t *q = xcalloc(len + 1);
+
+		memcpy(q, p, len);
+		ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, q, len + 1), -EPROTO);
+		free(q);
+	}
+	/* the flag off: the minor-1 layout, which this is not */
+	{
+		struct dkm_clients c;
+
+		memcpy(&c, p, sizeof(c));
+		c.flags = 0;
+		memcpy(p, &c, sizeof(c));
+		ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
+		c.flags = DKM_CLIENTS_CGROUPS;
+		memcpy(p, &c, sizeof(c));
+	}
+#define BADREC(stmt)                                                                      \
+	do {                                                                              \
+		memcpy(&g, g0, sizeof(g));                                                \
+		stmt;                                                                     \
+		memcpy(g0, &g, sizeof(g));                                                \
+		ck_assert_msg(validate(DKM_MSG_CLIENTS_REPLY, p, len) == -EPROTO, #stmt " accepted"); \
+		memcpy(&g, g0, sizeof(g));                                                \
+	} while (0)
+	{
+		struct dkm_client_cgroup keep;
+
+		memcpy(&keep, g0, sizeof(keep));
+		BADREC(g.version = 3);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.flags = 8);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.flags = 0);                         /* not KNOWN but no error */
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.error = EACCES);                    /* KNOWN with an error */
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.limits_error = -1);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.reserved = 1);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.limit_at = g.path_len + 1);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.swap_at = g.path_len + 1);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.path_len = g.path_len + 1);         /* eats the next path's bytes */
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.path_len = DKM_PROTO_CGROUP_PATH_MAX);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC(g.path_len = UINT32_MAX);
+		memcpy(g0, &keep, sizeof(keep));
+		BADREC((g.flags = DKM_CLIENT_CG_ROOT, g.error = EACCES)); /* root but unknown */
+		memcpy(g0, &keep, sizeof(keep));
+		ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), 0);
+	}
+#undef BADREC
+	/* the paths: absolute, no NUL inside, a NUL after */
+	path0[0] = 's';
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
+	path0[0] = '/';
+	path0[3] = '\0';
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
+	path0[3] = 's';
+	path0[strlen(paths[0])] = 'x';
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), -EPROTO);
+	path0[strlen(paths[0])] = '\0';
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), 0);
+	free(p);
+
+	/* no client at all */
+	p = make_clients_cgroups(paths, 0, &len);
+	ck_assert_int_eq(validate(DKM_MSG_CLIENTS_REPLY, p, len), 0);
+	free(p);
+
+	/* STATUS_REPLY with the asking client's record */
+	{
+		size_t slen, full;
+		uint8_t *st = make_status_reply(2, &slen), *q;
+		struct dkm_status s0;
+		struct dkm_client_cgroup self = { .version = DKM_WIRE_CGROUP_V1,
+						  .flags = DKM_CLIENT_CG_KNOWN | DKM_CLIENT_CG_ROOT |
+							   DKM_CLIENT_CG_DAEMON_POPULATES,
+						  .limit = UINT64_MAX, .swap_limit = UINT64_MAX,
+						  .path_len = 1 };
+
+		full = slen + sizeof(self) + 2;
+		q = xcalloc(full);
+		memcpy(q, st, slen);
+		memcpy(&s0, q, sizeof(s0));
+		s0.flags = DKM_STATUS_SELF;
+		memcpy(q, &s0, sizeof(s0));
+		memcpy(q + slen, &self, sizeof(self));
+		q[slen + sizeof(self)] = '/';
+		ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, q, full), 0);
+		ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, q, full - 1), -EPROTO);
+		q[slen + sizeof(self) + 1] = 'x';
+		ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, q, full), -EPROTO);
+		q[slen + sizeof(self) + 1] = '\0';
+		/* the old layout with the flag: refused */
+		ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, q, slen), -EPROTO);
+		s0.flags = 0;
+		memcpy(q, &s0, sizeof(s0));
+		ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, q, full), -EPROTO);
+		ck_assert_int_eq(validate(DKM_MSG_STATUS_REPLY, q, slen), 0);
+		free(q);
+		free(st);
+	}
 }
 END_TEST
 
@@ -1859,6 +2038,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_validate_region);
 	tcase_add_test(tc, test_validate_status_reply);
 	tcase_add_test(tc, test_validate_clients_reply);
+	tcase_add_test(tc, test_validate_cgroup_records);
 	tcase_add_test(tc, test_validate_devices);
 	tcase_add_test(tc, test_validate_error);
 	tcase_add_test(tc, test_invalid_region_on_wire);
