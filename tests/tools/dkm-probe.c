@@ -6,11 +6,14 @@
  *   dkm-probe [--cpu N] [--hold] malloc KIND SIZE COUNT
  *       COUNT blocks of SIZE bytes; each is written, its node read back with
  *       daxkmem_node_of and its kind with daxkmem_detect_kind.
- *   dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault]
+ *   dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault|untouched]
  *       one region (pre-faulted unless nofault: then the probe writes it);
  *       every page is mapped (MADV_POPULATE_READ) and its node read with
  *       move_pages, a batch at a time (or page by page with get_mempolicy
  *       where the kernel has no MADV_POPULATE_READ: much slower under TCG).
+ *       untouched: not pre-faulted and never touched, so no page is
+ *       resident (nodes= lists none) and the whole grant stays owed at the
+ *       daemon: a cheap way to fill a node's admission.
  *
  * KIND: kmem, all, preferred. SIZE: bytes with an optional K, M or G.
  * Output, one line each:
@@ -40,7 +43,7 @@ static uint64_t per_node[MAX_NODES];
 static int usage(void)
 {
 	fprintf(stderr, "usage: dkm-probe [--cpu N] [--hold] malloc KIND SIZE COUNT\n"
-			"       dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault]\n");
+			"       dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault|untouched]\n");
 	return 2;
 }
 
@@ -211,15 +214,21 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "region")) {
 		bool nofault = argc - i > 3 && !strcmp(argv[i + 3], "nofault");
-		daxkmem_region_t *r = daxkmem_region_get(kind, size, nofault ? 0 : 1);
+		bool untouched = argc - i > 3 && !strcmp(argv[i + 3], "untouched");
+		daxkmem_region_t *r;
 		char *p;
 		size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
 		int err;
 
+		if (argc - i > 3 && !nofault && !untouched)
+			return usage();
+		r = daxkmem_region_get(kind, size, nofault || untouched ? 0 : 1);
 		if (!r)
 			return fail(errno);
 		p = daxkmem_region_addr(r);
 		len = daxkmem_region_size(r);
+		if (untouched)
+			len = 0;
 		if (nofault)
 			for (size_t off = 0; off < len; off += page)
 				p[off] = 1;

@@ -16,9 +16,14 @@ movable=true
 [ $zone = movable ] || movable=false
 # Margins from the noise of the free-memory figures (noise.sh; the figures
 # are in tests/vm/README.md): a held region shows in a node's free memory,
-# and its release brings the memory back, within TOL MiB. In the normal zone
-# the kernel's own allocations (page cache, slab) use the kmem nodes too.
-tol=8
+# and its release brings the memory back, within TOL MiB. Measured: a 400
+# MiB region moved MemFree by 391 to 399 MiB in the movable zone (seed,
+# autoonline), 378 to 399 in the normal zone, and the release brought it
+# back within -8..+5 and -21..+16 MiB: free pages parked on the per-CPU
+# lists are not in MemFree (the diag below shows their bound, the pagesets'
+# high marks), and in the normal zone the kernel's own allocations come and
+# go there too. TOL is about 1.5 times the worst of those.
+tol=16
 [ $zone = movable ] || tol=32
 # Settled: SETTLE_N readings 0.5 s apart within SETTLE MiB.
 settle=2 settle_n=3
@@ -32,6 +37,11 @@ node_free_mib() { awk '$3 == "MemFree:" { print int($4 / 1024) }' "$(node_dir "$
 node_granted() { daxkmemctl status --json | jq -e ".nodes[] | select(.id == $1) | .granted"; }
 granted_is() { [ "$(node_granted "$1")" = "$2" ]; }
 granted_total_is() { [ "$(daxkmemctl status --json | jq -e .granted)" = "$1" ]; }
+# The per-CPU page lists' high marks of a node's zones, summed, in MiB: how
+# much free memory can sit there, outside MemFree.
+node_pcp_high_mib() {
+	awk -v n="$1" '$1 == "Node" { on = ($2 == n ",") } on && $1 == "high:" { s += $2 } END { print int(s * 4096 / 1048576) }' /proc/zoneinfo
+}
 # The high watermarks of a node's zones in MiB, as the daemon adds them up.
 node_high_mib() {
 	awk -v n="$1" '$1 == "Node" { on = ($2 == n ",") } on && $1 == "high" { s += $2 } END { print int(s * 4096 / 1048576) }' /proc/zoneinfo
@@ -146,19 +156,24 @@ fi
 
 # --- 4. Capacity: ALL spills, KMEM refuses, PREFERRED falls back -----------------------
 # From CPU C (its kmem node NEAR = C+2, the other one FAR): a holder takes
-# all of NEAR's room but ROOM MiB. Then 200 MiB of KMEM are refused, of
-# KMEM_ALL spill from NEAR to FAR, of KMEM_PREFERRED fall back to DRAM node
-# C (the kernel's order from node 2 is 2, 0, 3, 1, from node 3 it is 3, 1,
-# 2, 0), as a region from the daemon and as the library's blocks; numa_maps
-# counts the pages per node, against what the daemon says it granted where.
-# ROOM is the margin both ways (refused: ROOM < 200; spilled: ROOM > 0), far
-# above the noise of the free-memory figures (see noise.sh).
-room=100
+# all of NEAR's room but ROOM MiB, as a grant left untouched (owed to it, so
+# that the daemon admits no more, while nothing is written: filling 700 MiB
+# for real takes a minute under TCG on a loaded host). Then SPILL MiB of
+# KMEM are refused, of KMEM_ALL spill from NEAR to FAR, and of
+# KMEM_PREFERRED fall back to DRAM node C (the kernel's order from node 2 is
+# 2, 0, 3, 1, from node 3 it is 3, 1, 2, 0), as a region from the daemon and
+# as the library's blocks; numa_maps counts the pages per node, against
+# what the daemon says it granted where. ROOM is the margin both ways
+# (refused: ROOM < SPILL; spilled: 0 < ROOM), SPILL - ROOM the margin of
+# the spill itself: 64 MiB, against a free-memory noise of 10 MiB at most
+# (noise.sh; the figures are in tests/vm/README.md).
+room=64 spill=128
 held_mib=0
 # pages_match NAME KIND NODES NEAR [exact]: the holder's KIND pages
 # (numa_maps) are on the nodes NODES only, each with some, and on each node
 # as many as (exact) or at most (blocks: a segment's slack is never touched)
-# the daemon granted there, less the big holder's $held_mib MiB on NEAR.
+# the daemon granted there, less the big holder's $held_mib MiB on NEAR;
+# SPILL MiB in all (and for blocks at most 8 MiB of headers more).
 pages_match() {
 	local pid=${HOLD_PID[$1]} kind=$2 nodes=$3 near=$4 exact=${5:-} got n g p total=0
 	got=$(memfd_pages "$pid" "$kind") || return 1
@@ -177,15 +192,19 @@ pages_match() {
 			[ "$p" -le "$g" ] || die "node $n: $p pages, more than the daemon granted there ($g)"
 		fi
 	done
-	[ "$total" -ge 51200 ] || die "$total pages in all, less than 200 MiB"
-	[ "$total" -le $((51200 + 2048)) ] || die "$total pages in all, more than 200 MiB and 8 MiB of slack"
+	[ "$total" -ge $((spill * 256)) ] || die "$total pages in all, less than $spill MiB"
+	if [ -n "$exact" ]; then
+		[ "$total" -eq $((spill * 256)) ] || die "$total pages in all, not $spill MiB"
+	else
+		[ "$total" -le $(((spill + 8) * 256)) ] || die "$total pages in all, more than $spill MiB and 8 MiB of headers"
+	fi
 }
-# spill NAME CPU ARGS...: hold dkm-probe ARGS on CPU as NAME, and check its
-# pages with pages_match (the rest of the arguments after --).
+# spill NAME CPU WHAT KIND NODES NEAR ARGS...: hold dkm-probe ARGS on CPU as
+# NAME, and check its pages (pages_match).
 spill() {
 	local name=$1 cpu=$2 what=$3 kind=$4 nodes=$5 near=$6 label
 	shift 6
-	label="CPU $cpu: $what $kind 200 MiB, node $near full: on nodes ${nodes/ /, }"
+	label="CPU $cpu: $what $kind $spill MiB, node $near full: on nodes ${nodes/ /, }"
 	if hold_start "$name" "$cpu" dkm-probe --hold "$@"; then
 		check "$label (dkm-probe)" grep -Eq "^ok .* nodes=${nodes/ /:[0-9]+,}:[0-9]+ kind=" "$DKM_RUN/$name.out"
 		if [ "$what" = region ]; then
@@ -199,6 +218,7 @@ spill() {
 	fi
 	check "$name's grants are given back" wait_for 10 granted_total_is $((held_mib * MIB))
 }
+blocks=$((spill * 16)) # of 64 KiB
 for cpu in 0 1; do
 	near=$((cpu + 2))
 	far=$((5 - near))
@@ -210,21 +230,20 @@ for cpu in 0 1; do
 		continue
 	fi
 	big=$((avail - room))
-	diag "node $near: $avail MiB available to the daemon; a client on CPU $cpu holds $big MiB of it, leaving $room MiB"
+	diag "node $near: $avail MiB available to the daemon; a client on CPU $cpu holds $big MiB of it (untouched), leaving $room MiB"
 	held_mib=0
-	if hold_start big "$cpu" dkm-probe --hold region kmem "${big}M"; then
+	if hold_start big "$cpu" dkm-probe --hold region kmem "${big}M" untouched; then
 		held_mib=$big
-		check "the big region is on node $near" grep -Eq "^ok .* nodes=$near:$big kind=kmem$" "$DKM_RUN/big.out"
-		check "the big region is on node $near (numa_maps: $((big * 256)) pages)" \
-			pages_are "${HOLD_PID[big]}" KMEM $near $((big * 256))
-		check "CPU $cpu: KMEM region of 200 MiB refused with ENOMEM (node $near is full)" \
-			probe '^error ENOMEM' --cpu $cpu region kmem 200M
-		check "CPU $cpu: KMEM blocks, 200 MiB of them, refused with ENOMEM (node $near is full)" \
-			probe '^error ENOMEM' --cpu $cpu malloc kmem 64K 3200
-		spill all$cpu $cpu region KMEM_ALL "$both" $near region all 200M
-		spill pref$cpu $cpu region KMEM_PREFERRED "$pref" $near region preferred 200M
-		spill mall$cpu $cpu blocks KMEM_ALL "$both" $near malloc all 64K 3200
-		spill mpref$cpu $cpu blocks KMEM_PREFERRED "$pref" $near malloc preferred 64K 3200
+		check "the big grant: $big MiB on node $near" granted_is $near $((big * MIB))
+		check "CPU $cpu: KMEM region of $spill MiB refused with ENOMEM (node $near is full)" \
+			probe '^error ENOMEM' --cpu $cpu region kmem ${spill}M
+		check "CPU $cpu: KMEM blocks, $spill MiB of them, refused with ENOMEM (node $near is full)" \
+			probe '^error ENOMEM' --cpu $cpu malloc kmem 64K $blocks
+		check "the refused blocks' grants are given back" wait_for 10 granted_total_is $((held_mib * MIB))
+		spill all$cpu $cpu region KMEM_ALL "$both" $near region all ${spill}M
+		spill pref$cpu $cpu region KMEM_PREFERRED "$pref" $near region preferred ${spill}M
+		spill mall$cpu $cpu blocks KMEM_ALL "$both" $near malloc all 64K $blocks
+		spill mpref$cpu $cpu blocks KMEM_PREFERRED "$pref" $near malloc preferred 64K $blocks
 		hold_stop big || failed "the big client exited cleanly"
 	else
 		failed "a client on CPU $cpu holds $big MiB of node $near"
@@ -240,7 +259,7 @@ check "no process was killed by the OOM killer" no_oom
 # nothing is granted and node 3's free memory holds still.
 check "nothing granted before measuring" wait_for 10 granted_total_is 0
 if before=$(settled_free_mib 3); then
-	diag "node 3: $before MiB free"
+	diag "node 3: $before MiB free; up to $(node_pcp_high_mib 3) MiB more can sit on the per-CPU lists"
 	for how in released killed; do
 		if ! hold_start $how 1 dkm-probe --hold region kmem 400M; then
 			failed "a client on CPU 1 holds 400 MiB of node 3"

@@ -354,7 +354,8 @@ hold_stop() {
 	fd=${HOLD_FD[$name]:-}
 	[ -n "$fd" ] || return 0
 	exec {fd}>&-
-	wait "${HOLD_PID[$name]}" || rc=$?
+	# (no "Killed" job notice from bash for a holder a suite killed)
+	wait "${HOLD_PID[$name]}" 2>/dev/null || rc=$?
 	unset "HOLD_FD[$name]" "HOLD_PID[$name]"
 	return $rc
 }
