@@ -6,9 +6,14 @@
  *   dkm-probe [--cpu N] [--hold] malloc KIND SIZE COUNT
  *       COUNT blocks of SIZE bytes; each is written, its node read back with
  *       daxkmem_node_of and its kind with daxkmem_detect_kind.
- *   dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault]
+ *   dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault|untouched]
  *       one region (pre-faulted unless nofault: then the probe writes it);
- *       the node of every page is read with get_mempolicy.
+ *       every page is mapped (MADV_POPULATE_READ) and its node read with
+ *       move_pages, a batch at a time (or page by page with get_mempolicy
+ *       where the kernel has no MADV_POPULATE_READ: much slower under TCG).
+ *       untouched: not pre-faulted and never touched, so no page is
+ *       resident (nodes= lists none) and the whole grant stays owed at the
+ *       daemon: a cheap way to fill a node's admission.
  *
  * KIND: kmem, all, preferred. SIZE: bytes with an optional K, M or G.
  * Output, one line each:
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "daxkmem.h"
@@ -37,7 +43,7 @@ static uint64_t per_node[MAX_NODES];
 static int usage(void)
 {
 	fprintf(stderr, "usage: dkm-probe [--cpu N] [--hold] malloc KIND SIZE COUNT\n"
-			"       dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault]\n");
+			"       dkm-probe [--cpu N] [--hold] region KIND SIZE [nofault|untouched]\n");
 	return 2;
 }
 
@@ -102,6 +108,36 @@ static void print_ok(const char *kind)
 		}
 	printf(" kind=%s\n", kind);
 	fflush(stdout);
+}
+
+/*
+ * Count the region's pages per node: map them all in one call, then have
+ * move_pages (with no target nodes it only reports) say where each one is.
+ * -EINVAL from a kernel without MADV_POPULATE_READ (before 5.14).
+ */
+static int count_pages_batched(char *p, size_t len, size_t page)
+{
+	enum { BATCH = 4096 };
+	static void *pages[BATCH];
+	static int status[BATCH];
+
+	if (madvise(p, len, MADV_POPULATE_READ) < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		unsigned long n = 0;
+
+		for (; n < BATCH && off < len; n++, off += page)
+			pages[n] = p + off;
+		if (move_pages(0, n, pages, NULL, status, 0) < 0)
+			return -errno;
+		for (unsigned long i = 0; i < n; i++) {
+			if (status[i] < 0)
+				return status[i];
+			if (status[i] < MAX_NODES)
+				per_node[status[i]] += page;
+		}
+	}
+	return 0;
 }
 
 static void hold(void)
@@ -178,18 +214,30 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "region")) {
 		bool nofault = argc - i > 3 && !strcmp(argv[i + 3], "nofault");
-		daxkmem_region_t *r = daxkmem_region_get(kind, size, nofault ? 0 : 1);
+		bool untouched = argc - i > 3 && !strcmp(argv[i + 3], "untouched");
+		daxkmem_region_t *r;
 		char *p;
 		size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
+		int err;
 
+		if (argc - i > 3 && !nofault && !untouched)
+			return usage();
+		r = daxkmem_region_get(kind, size, nofault || untouched ? 0 : 1);
 		if (!r)
 			return fail(errno);
 		p = daxkmem_region_addr(r);
 		len = daxkmem_region_size(r);
+		if (untouched)
+			len = 0;
 		if (nofault)
 			for (size_t off = 0; off < len; off += page)
 				p[off] = 1;
-		for (size_t off = 0; off < len; off += page) {
+		err = count_pages_batched(p, len, page);
+		if (err < 0 && err != -EINVAL)
+			return fail(-err);
+		if (err < 0)
+			memset(per_node, 0, sizeof(per_node));
+		for (size_t off = 0; err < 0 && off < len; off += page) {
 			int node = -1;
 
 			if (get_mempolicy(&node, NULL, 0, p + off, MPOL_F_NODE | MPOL_F_ADDR) < 0)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # run-vm.sh: boot the KMEM DAX test guest under QEMU, run one guest suite,
-# print its TAP lines and "N passed, N failed" (see tests/vm/README.md).
+# print its TAP lines and "N passed, N failed, N skipped" (see
+# tests/vm/README.md).
 #
 #   run-vm.sh [--build-dir BUILD] [--variant VARIANT] [--suite SUITE]
 #             [--log-dir DIR] [--timeout SECONDS] [--append ARGS] [--keep] [-v]
@@ -25,9 +26,11 @@
 # Environment: DAXKMEM_VM_CACHE (image cache, default ~/.cache/daxkmem-vm),
 # DAXKMEM_VM_ACCEL=kvm (use KVM instead of TCG).
 #
-# Exit status: 0 when every test passed; 1 on a failed test, a suite that
-# did not finish, a kernel panic or the timeout; 2 on bad usage. A missing
-# QEMU is a failure, not a skip.
+# Exit status: 0 when every test passed or skipped and one at least passed;
+# 77 (meson's SKIP) when every test skipped; 1 on a failed test, a suite
+# that did not finish, a kernel panic or the timeout; 2 on bad usage. A
+# missing QEMU is a failure, not a skip. The last line counts them:
+# "N passed, N failed, N skipped" (a skip is never counted as a pass).
 #
 # The machine (VM-TESTBED.md): 2 CPUs, CPU nodes 0 and 1 with 512 MiB each,
 # a 1 GiB NVDIMM (a fresh sparse file each run) on each of the memory-only
@@ -40,7 +43,7 @@ src=$(cd "$here/../.." && pwd)
 build=$src/build variant=seed suite='' logdir='' timeout_s=240 keep=0 verbose=0 append=''
 
 usage() {
-	sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '8,24p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -75,7 +78,7 @@ logdir=$(cd "$logdir" && pwd)
 
 qemu=$(command -v qemu-system-x86_64) || {
 	echo "run-vm.sh: qemu-system-x86_64 is not installed (tools/install-deps.sh)"
-	echo "0 passed, 1 failed"
+	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 }
 
@@ -101,19 +104,19 @@ if [ "$variant" = systemd ]; then
 	meson install -C "$build" --destdir "$destdir" --no-rebuild >"$run/install.log" 2>&1 || {
 		cat "$run/install.log"
 		echo "run-vm.sh: meson install --destdir failed"
-		echo "0 passed, 1 failed"
+		echo "0 passed, 1 failed, 0 skipped"
 		exit 1
 	}
 	if [ -z "$(find "$destdir" -name daxkmemd.socket -print -quit)" ]; then
 		echo "run-vm.sh: meson install put no daxkmemd.socket in $destdir (meson option systemd?)"
-		echo "0 passed, 1 failed"
+		echo "0 passed, 1 failed, 0 skipped"
 		exit 1
 	fi
 	image_args+=(--systemd "$destdir")
 fi
 "$here/image.sh" "${image_args[@]}" || {
 	echo "run-vm.sh: the guest image could not be built"
-	echo "0 passed, 1 failed"
+	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 }
 image_done=$(date +%s)
@@ -231,8 +234,11 @@ end=$(date +%s)
 tr -d '\r' <"$logdir/tap.log" >"$run/tap"
 tr -d '\r' <"$logdir/console.log" >"$run/console"
 cat "$run/tap"
-passed=$(grep -c '^ok ' "$run/tap" || true)
+# TAP: "ok N - name # SKIP reason" is a skip, not a pass
+results=$(grep -c -e '^ok ' -e '^not ok' "$run/tap" || true)
+skipped=$(grep -Eic '^ok [^#]*# *skip' "$run/tap" || true)
 failed=$(grep -c '^not ok' "$run/tap" || true)
+passed=$((results - failed - skipped))
 problems=()
 case $qemu_rc in
 0) ;;
@@ -257,13 +263,12 @@ fi
 plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$run/tap" | tail -n 1)
 if [ -n "$result" ] && [ -z "$plan" ]; then
 	problems+=("no plan line (1..N): the suite stopped early")
-elif [ -n "$plan" ] && [ "$plan" -ne $((passed + failed)) ]; then
-	problems+=("plan 1..$plan but $((passed + failed)) results")
+elif [ -n "$plan" ] && [ "$plan" -ne "$results" ]; then
+	problems+=("plan 1..$plan but $results results")
 fi
-if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+if [ "$results" -eq 0 ]; then
 	problems+=("no test results")
 fi
-skipped=$(grep -c '^ok .*# SKIP' "$run/tap" || true)
 
 if [ ${#problems[@]} -gt 0 ] || [ "$failed" -gt 0 ]; then
 	echo "# ---- last 60 lines of $logdir/console.log ----"
@@ -271,7 +276,10 @@ if [ ${#problems[@]} -gt 0 ] || [ "$failed" -gt 0 ]; then
 fi
 for p in "${problems[@]}"; do echo "# vm: $p"; done
 echo "# vm: image $((image_done - start)) s, guest $((end - image_done)) s, total $((end - start)) s"
-[ "$skipped" -eq 0 ] || echo "# vm: $skipped skipped (counted as passed)"
+grep -Ei '^ok [^#]*# *skip' "$run/tap" | sed 's/^/# vm: skipped: /' || true
 [ ${#problems[@]} -eq 0 ] || failed=$((failed + 1))
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] || exit 1
+# Everything skipped: nothing was checked, which is not a pass (meson: SKIP).
+[ "$passed" -gt 0 ] || exit 77
+exit 0

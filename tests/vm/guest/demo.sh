@@ -21,15 +21,29 @@ daxkmemctl devices
 show "daxkmemctl status"
 daxkmemctl status
 for cpu in 0 1; do
+	node=$((cpu + 2))
 	show "region-demo on CPU $cpu: one region of each kind"
-	taskset -c $cpu region-demo "$DKM_SOCKET" | tee "$DKM_RUN/region-$cpu.out"
+	rc=0
+	taskset -c $cpu region-demo "$DKM_SOCKET" >"$DKM_RUN/region-$cpu.out" || rc=$?
+	cat "$DKM_RUN/region-$cpu.out"
+	expect "region-demo on CPU $cpu exits 0" 0 echo $rc
+	for kind in KMEM KMEM_ALL KMEM_PREFERRED; do
+		check "CPU $cpu's $kind region: all 16384 pages on node $node" sh -c "
+			grep -EA1 '^  $kind +region' $DKM_RUN/region-$cpu.out | grep -q '^    16384 of 16384 pages on node $node '"
+	done
 	show "alloc-demo on CPU $cpu: blocks through libdaxkmem-client"
-	taskset -c $cpu alloc-demo | tee "$DKM_RUN/alloc-$cpu.out"
+	rc=0
+	taskset -c $cpu alloc-demo >"$DKM_RUN/alloc-$cpu.out" || rc=$?
+	cat "$DKM_RUN/alloc-$cpu.out"
+	expect "alloc-demo on CPU $cpu exits 0" 0 echo $rc
+	for kind in KMEM KMEM_ALL KMEM_PREFERRED; do
+		check "CPU $cpu's $kind blocks: all 3 on node $node" sh -c "
+			[ \"\$(grep -c '^  $kind ' $DKM_RUN/alloc-$cpu.out)\" = 3 ] &&
+			[ \"\$(grep -Ec '^  $kind +[0-9]+ bytes at [^ ]+: node $node, kind $kind,' $DKM_RUN/alloc-$cpu.out)\" = 3 ]"
+	done
 done
 echo
 check "both devices were brought to system-ram by the daemon" sh -c "
 	daxkmemctl devices --json | jq -e '[.devices[] | select(.mode == \"system-ram\")] | length == 2'"
-check "CPU 0's KMEM blocks are on node 2" grep -q 'KMEM .*node 2' "$DKM_RUN/alloc-0.out"
-check "CPU 1's KMEM blocks are on node 3" grep -q 'KMEM .*node 3' "$DKM_RUN/alloc-1.out"
 daemon_stop || failed "daxkmemd stopped cleanly"
 finish

@@ -73,7 +73,7 @@ skip() {
 # check's command sets (variables, background processes) is lost: start the
 # daemon and holders with daemon_start and hold_start at the top level.
 check() {
-	local name=$1 out rc
+	local name=$1 out rc t0=$SECONDS
 	shift
 	out=$(mktemp)
 	set +e
@@ -90,14 +90,18 @@ check() {
 		failed "$name" "command: $* (exit $rc)"
 		diag_file "$out"
 	fi
+	_dkm_took $t0
 	rm -f "$out"
 	return 0
 }
 
+# A note on checks that take a while (time budget of a suite under TCG).
+_dkm_took() { [ $((SECONDS - $1)) -lt 5 ] || diag "(took $((SECONDS - $1)) s, at $SECONDS s)"; }
+
 # expect NAME WANT CMD...: CMD's standard output (trailing blanks trimmed)
 # is WANT.
 expect() {
-	local name=$1 want=$2 got rc
+	local name=$1 want=$2 got rc t0=$SECONDS
 	shift 2
 	set +e
 	got=$( (set -e; "$@") 2>&1)
@@ -110,6 +114,7 @@ expect() {
 		failed "$name" "command: $* (exit $rc)" "want: $want"
 		printf '%s\n' "$got" | sed 's/^/#   got: /'
 	fi
+	_dkm_took $t0
 	return 0
 }
 
@@ -126,7 +131,7 @@ bail() {
 # finish: the plan line; the exit status says whether every test passed.
 finish() {
 	echo "1..$_dkm_n"
-	diag "$DKM_SUITE ($DKM_VARIANT): $((_dkm_n - _dkm_failed)) passed, $_dkm_failed failed, $_dkm_skipped skipped"
+	diag "$DKM_SUITE ($DKM_VARIANT): $((_dkm_n - _dkm_failed - _dkm_skipped)) passed, $_dkm_failed failed, $_dkm_skipped skipped, ${SECONDS} s"
 	[ "$_dkm_failed" -eq 0 ] && [ "$_dkm_n" -gt 0 ]
 }
 
@@ -309,15 +314,19 @@ daemon_log() { [ ! -e "$DKM_DAEMON_LOG" ] || diag_file "$DKM_DAEMON_LOG"; }
 # --- Clients that hold memory ---------------------------------------------------------
 
 # hold_start NAME CPU CMD...: run CMD pinned to CPU with its standard input
-# on a pipe, and wait (20 s) until it prints a line starting with "holding".
+# on a pipe, and wait (HOLD_TIMEOUT seconds, 60 unless set) until it
+# prints a line starting with "holding". Pre-faulting is slow under TCG on a
+# loaded host: region-demo's three 64 MiB regions once took more than 20 s.
 # Its output goes to $DKM_RUN/NAME.out, its pid to HOLD_PID[NAME]. At the
-# top level, not in check. hold_stop NAME closes the pipe and waits.
+# top level, not in check. hold_stop NAME closes the pipe and waits. A
+# holder that does not get to hold in time is killed.
 declare -A HOLD_PID=() HOLD_FD=()
 hold_start() {
 	local name=$1 cpu=$2 fifo=$DKM_RUN/$1.in out=$DKM_RUN/$1.out fd
 	shift 2
 	rm -f "$fifo"
 	mkfifo "$fifo"
+	: >"$out" # no "holding" line left from an earlier holder of this name
 	# the child must not hold the write end of another holder's pipe
 	(
 		for fd in "${HOLD_FD[@]}"; do exec {fd}>&-; done
@@ -326,22 +335,27 @@ hold_start() {
 	HOLD_PID[$name]=$!
 	exec {fd}>"$fifo"
 	HOLD_FD[$name]=$fd
-	local end=$(($(date +%s) + 20))
+	local end=$(($(date +%s) + ${HOLD_TIMEOUT:-60})) t0=$SECONDS
 	until grep -q '^holding' "$out"; do
 		if ! kill -0 "${HOLD_PID[$name]}" 2>/dev/null || [ "$(date +%s)" -ge $end ]; then
-			echo "$name did not get to hold its memory:" >&2
-			cat "$out" >&2
+			diag "$name did not get to hold its memory (exited, or ${HOLD_TIMEOUT:-60} s passed):"
+			diag_file "$out"
+			# gone, so that it holds nothing the next checks would count
+			kill -KILL "${HOLD_PID[$name]}" 2>/dev/null || true
+			hold_stop "$name" || true
 			return 1
 		fi
 		sleep 0.1
 	done
+	[ $((SECONDS - t0)) -lt 5 ] || diag "$name took $((SECONDS - t0)) s to hold its memory, at $SECONDS s"
 }
 hold_stop() {
 	local name=$1 rc=0 fd
 	fd=${HOLD_FD[$name]:-}
 	[ -n "$fd" ] || return 0
 	exec {fd}>&-
-	wait "${HOLD_PID[$name]}" || rc=$?
+	# (no "Killed" job notice from bash for a holder a suite killed)
+	wait "${HOLD_PID[$name]}" 2>/dev/null || rc=$?
 	unset "HOLD_FD[$name]" "HOLD_PID[$name]"
 	return $rc
 }
@@ -354,6 +368,44 @@ numa_maps_pages() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n 's/^N\([0-9]*\)=\(
 
 # numa_maps_policy LINE: the policy field of a numa_maps line: "bind:2".
 numa_maps_policy() { printf '%s\n' "$1" | awk '{ print $2 }'; }
+
+# memfd_pages PID [KIND]: the pages of the process's daxkmem memfd mappings
+# (regions from daxkmemd, memfd:daxkmem:CLIENT:ID:KIND), or of those of one
+# kind (KMEM, KMEM_ALL, KMEM_PREFERRED), summed per node from numa_maps:
+# "2:25600 3:1024", ascending, only nodes with pages. Fails if the process
+# maps no such memfd.
+memfd_pages() {
+	local pid=$1 kind=${2:-} lines
+	lines=$(grep -E "file=/memfd:daxkmem:[^ ]*:${kind:-[A-Z_]+}\\\\040" "/proc/$pid/numa_maps") ||
+		{ die "pid $pid maps no daxkmem memfd${kind:+ of kind $kind}"; return 1; }
+	printf '%s\n' "$lines" | tr ' ' '\n' | sed -n 's/^N\([0-9]*\)=\([0-9]*\)$/\1 \2/p' |
+		awk '{ p[$1] += $2 } END { for (n in p) if (p[n]) print n ":" p[n] }' |
+		sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+# pages_total "2:25600 3:1024": 26624.
+pages_total() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F: '{ s += $2 } END { print s + 0 }'; }
+
+# pages_nodes "2:25600 3:1024": the nodes, "2 3".
+pages_nodes() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n 's/^\([0-9]*\):.*/\1/p' | tr '\n' ' ' | sed 's/ $//'; }
+
+# pages_on "2:25600 3:1024" NODE: 25600 (0 for a node not listed).
+pages_on() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F: -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'; }
+
+# pages_are PID KIND NODES MIN [MAX]: the process's memfd pages of KIND
+# (memfd_pages) are on exactly the nodes NODES ("2", or "2 3": each has
+# some), MIN to MAX pages in all (MAX defaults to MIN).
+pages_are() {
+	local pid=$1 kind=$2 nodes=$3 min=$4 max=${5:-$4} got total
+	got=$(memfd_pages "$pid" "$kind") || return 1
+	echo "numa_maps of pid $pid, $kind memfds: $got"
+	total=$(pages_total "$got")
+	[ "$(pages_nodes "$got")" = "$nodes" ] || { die "pages on nodes \"$(pages_nodes "$got")\", want \"$nodes\""; return 1; }
+	if [ "$total" -lt "$min" ] || [ "$total" -gt "$max" ]; then
+		die "$total pages, want $min$([ "$max" = "$min" ] || echo " to $max")"
+		return 1
+	fi
+}
 
 # numa_maps_sum LINE NODE...: the pages of a numa_maps line on these nodes.
 numa_maps_sum() {

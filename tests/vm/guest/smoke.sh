@@ -124,39 +124,45 @@ check "daxkmemctl status --json" sh -c "daxkmemctl status --json >$status"
 check "status: nodes 2 and 3 are kmem" \
 	jq_check "$status" '[.nodes[] | select(.kind == "kmem") | .id] == [2, 3]' '.nodes'
 
-# region-demo holds a region of each kind; its pages and numa_maps say where.
+# Placement when the nodes have room: from CPU C every kind lands on node
+# C+2, the closest kmem node; in the tied variant nodes 2 and 3 are equally
+# close to CPU 0, so its KMEM_PREFERRED is refused (EINVAL) and its KMEM and
+# KMEM_ALL are planned over nodes 2 then 3, node 2 first (daxkmemd(8)).
+tie_msg='KMEM_PREFERRED is not possible for CPU node 0: kmem nodes 2,3 are equally close (distance 17)'
+tied_cpu() { variant_is tied && [ "$1" = 0 ]; }
+near_node() { echo $(($1 + 2)); }
+kind_name() { case $1 in kmem) echo KMEM ;; all) echo KMEM_ALL ;; preferred) echo KMEM_PREFERRED ;; esac; }
+
+# region-demo holds a 64 MiB region (16384 pages) of each kind, straight
+# from the daemon; its output (get_mempolicy) and numa_maps say where.
 # demo_checks CPU: what region-demo pinned to CPU got.
 demo_checks() {
-	local cpu=$1 name=demo$1 pid out want line
+	local cpu=$1 name=demo$1 pid out node kind policy
 	out=$DKM_RUN/$name.out
 	pid=${HOLD_PID[$name]}
-	want=$(expected_kmem "$cpu" | tr -d '[]')
+	node=$(near_node "$cpu")
 	check "region-demo on CPU $cpu runs on node $cpu" grep -q "runs on CPU $cpu, node $cpu\$" "$out"
-	if [ "$want" = "${want%,*}" ]; then
-		check "CPU $cpu: KMEM region bound to node $want" \
-			grep -q "KMEM .*policy BIND to node $want (1 range)" "$out"
-		check "CPU $cpu: every KMEM page on node $want" \
-			sh -c "grep -A1 '^  KMEM  ' $out | grep -q '16384 of 16384 pages on node $want'"
-		line=$(grep ':KMEM\\040' "/proc/$pid/numa_maps" || true)
-		expect "CPU $cpu: numa_maps of the KMEM region: bind:$want" "bind:$want" \
-			numa_maps_policy "$line"
-		expect "CPU $cpu: numa_maps of the KMEM region: 16384 pages on node $want" "$want:16384" \
-			numa_maps_pages "$line"
-		line=$(grep ':KMEM_PREFERRED\\040' "/proc/$pid/numa_maps" || true)
-		expect "CPU $cpu: numa_maps of the KMEM_PREFERRED region: prefer:$want" "prefer:$want" \
-			numa_maps_policy "$line"
-		line=$(grep ':KMEM_ALL\\040' "/proc/$pid/numa_maps" || true)
-		expect "CPU $cpu: numa_maps of the KMEM_ALL region: 16384 pages on node $want" "$want:16384" \
-			numa_maps_pages "$line"
-	else
-		# two kmem nodes equally close: KMEM may use both (the broker binds
-		# ranges of the region in turn), PREFERRED is refused
-		line=$(grep ':KMEM\\040' "/proc/$pid/numa_maps" || true)
-		check "CPU $cpu: numa_maps of the KMEM region: bound to node 2, 3 or both" \
-			grep -Eq '^(bind:2|bind:3|bind:2-3)$' <(numa_maps_policy "$line")
-		expect "CPU $cpu: every KMEM page on node 2 or 3" 16384 numa_maps_sum "$line" 2 3
-		check "CPU $cpu: KMEM_PREFERRED refused" grep -q 'KMEM_PREFERRED  refused' "$out"
-	fi
+	for kind in KMEM KMEM_ALL KMEM_PREFERRED; do
+		if [ $kind = KMEM_PREFERRED ] && tied_cpu "$cpu"; then
+			check "CPU $cpu: KMEM_PREFERRED region refused: nodes 2 and 3 are equally close" \
+				grep -qF "  KMEM_PREFERRED  refused: $tie_msg" "$out"
+			check "CPU $cpu: no KMEM_PREFERRED memfd mapped" \
+				sh -c "! grep ':KMEM_PREFERRED\\\\040' /proc/$pid/numa_maps"
+			continue
+		fi
+		policy=BIND
+		[ $kind != KMEM_PREFERRED ] || policy=PREFERRED
+		check "CPU $cpu: $kind region: one range, policy $policy to node $node" \
+			grep -Eq "^  $kind +region [0-9]+: [^,]*, policy $policy to node $node \\(1 range\\)" "$out"
+		check "CPU $cpu: $kind region: 16384 of 16384 pages on node $node (get_mempolicy)" \
+			sh -c "grep -EA1 '^  $kind +region' $out | grep -q '^    16384 of 16384 pages on node $node '"
+		policy=bind
+		[ $kind != KMEM_PREFERRED ] || policy=prefer
+		expect "CPU $cpu: numa_maps of the $kind region: $policy:$node" "$policy:$node" \
+			numa_maps_policy "$(grep ":$kind\\\\040" "/proc/$pid/numa_maps" || true)"
+		expect "CPU $cpu: numa_maps of the $kind region: 16384 pages, on node $node" "$node:16384" \
+			memfd_pages "$pid" $kind
+	done
 }
 for cpu in $DKM_CPU_NODES; do
 	if hold_start "demo$cpu" "$cpu" region-demo --hold "$DKM_SOCKET"; then
@@ -164,23 +170,20 @@ for cpu in $DKM_CPU_NODES; do
 		demo_checks "$cpu"
 	else
 		failed "region-demo on CPU $cpu holds its regions"
-		diag_file "$DKM_RUN/demo$cpu.out"
 	fi
 done
 check "daxkmemctl status --json while region-demo holds" sh -c "daxkmemctl status --json >$status"
-if variant_is tied; then
-	check "status: 5 regions of 64 MiB granted on nodes 2 and 3" \
-		jq_check "$status" '[.nodes[] | select(.id >= 2) | .granted] | add == 5 * 67108864' '.nodes'
-else
-	for n in $DKM_PMEM_NODES; do
-		check "status: 3 regions of 64 MiB granted on node $n" \
-			jq_check "$status" ".nodes[] | select(.id == $n) | .granted == 3 * 67108864" '.nodes'
-	done
-fi
+for n in $DKM_PMEM_NODES; do
+	# CPU 0's regions on node 2, CPU 1's on node 3; tied: no PREFERRED from CPU 0
+	regions=3
+	variant_is tied && [ "$n" = 2 ] && regions=2
+	check "status: $regions regions of 64 MiB granted on node $n" \
+		jq_check "$status" ".nodes[] | select(.id == $n) | .granted == $regions * 67108864" '.nodes'
+done
 for cpu in $DKM_CPU_NODES; do
 	rc=0
 	hold_stop "demo$cpu" || rc=$?
-	if variant_is tied && [ "$cpu" = 0 ]; then
+	if tied_cpu "$cpu"; then
 		expect "region-demo on CPU $cpu exits 1 (KMEM_PREFERRED refused)" 1 echo $rc
 	else
 		expect "region-demo on CPU $cpu releases and exits 0" 0 echo $rc
@@ -190,18 +193,57 @@ done
 check "status: nothing granted after the clients left" \
 	sh -c "daxkmemctl status --json | jq -e '.granted == 0'"
 
-# The client library, as a memkind user calls it.
+# The client library, as a memkind user calls it: alloc-demo asks
+# daxkmem_check_available for each kind, then allocates 64, 4000 and 1 MiB
+# bytes of it (DAXKMEM_LOG=1: the library says why on stderr).
 for cpu in $DKM_CPU_NODES; do
-	want=$(expected_kmem "$cpu" | tr -d '[]' | tr , '|')
-	check "alloc-demo on CPU $cpu: KMEM blocks on node $want" \
-		sh -c "taskset -c $cpu alloc-demo >$DKM_RUN/alloc$cpu.out 2>&1 || true
-		       cat $DKM_RUN/alloc$cpu.out
-		       grep '^  KMEM ' $DKM_RUN/alloc$cpu.out | grep -q .
-		       ! grep '^  KMEM ' $DKM_RUN/alloc$cpu.out | grep -Evq 'node ($want),'"
-	if command -v dkm-probe >/dev/null; then
-		check "dkm-probe on CPU $cpu: 100 KMEM blocks of 4 KiB on node $want" \
-			sh -c "dkm-probe --cpu $cpu malloc kmem 4K 100 | tee /dev/stderr | grep -Eq '^ok .* nodes=($want):[0-9]+ kind=kmem$'"
-	fi
+	node=$(near_node "$cpu")
+	out=$DKM_RUN/alloc$cpu.out
+	rc=0
+	DAXKMEM_LOG=1 taskset -c "$cpu" alloc-demo >"$out" 2>"$DKM_RUN/alloc$cpu.err" || rc=$?
+	for kind in KMEM KMEM_ALL KMEM_PREFERRED; do
+		if [ $kind = KMEM_PREFERRED ] && tied_cpu "$cpu"; then
+			check "alloc-demo on CPU $cpu: daxkmem_check_available(KMEM_PREFERRED) is EINVAL" \
+				grep -qx '  KMEM_PREFERRED  not available: Invalid argument' "$out"
+			check "alloc-demo on CPU $cpu: the library says nodes 2 and 3 are equally close" \
+				grep -qF "$tie_msg" "$DKM_RUN/alloc$cpu.err"
+		else
+			check "alloc-demo on CPU $cpu: 3 $kind blocks, each on node $node" sh -c "
+				grep '^  $kind ' $out; [ \"\$(grep -c '^  $kind ' $out)\" = 3 ] &&
+				[ \"\$(grep -Ec '^  $kind +[0-9]+ bytes at 0x[0-9a-f]+: node $node, kind $kind, usable' $out)\" = 3 ]"
+		fi
+	done
+	want=0
+	tied_cpu "$cpu" && want=1
+	expect "alloc-demo on CPU $cpu exits $want" $want echo $rc
+	[ $rc = $want ] || { diag_file "$out"; diag_file "$DKM_RUN/alloc$cpu.err"; }
+done
+
+# The library's blocks, held: 64 blocks of 64 KiB of each kind from each CPU,
+# where daxkmem_node_of and numa_maps see them.
+for cpu in $DKM_CPU_NODES; do
+	node=$(near_node "$cpu")
+	for kind in kmem all preferred; do
+		K=$(kind_name $kind)
+		if [ $kind = preferred ] && tied_cpu "$cpu"; then
+			for what in "malloc preferred 64K 1" "region preferred 64M"; do
+				check "dkm-probe on CPU $cpu: $what refused with EINVAL: nodes 2 and 3 are equally close" sh -c "
+					out=\$(DAXKMEM_LOG=1 dkm-probe --cpu $cpu $what 2>&1); echo \"\$out\"
+					echo \"\$out\" | grep -q '^error EINVAL: ' && echo \"\$out\" | grep -qF '$tie_msg'"
+			done
+			continue
+		fi
+		name=probe$cpu$kind
+		if hold_start "$name" "$cpu" dkm-probe --hold malloc $kind 64K 64; then
+			check "dkm-probe on CPU $cpu: 64 $K blocks of 64 KiB on node $node (daxkmem_node_of)" \
+				grep -Eq "^ok .* nodes=$node:4 kind=$kind\$" "$DKM_RUN/$name.out"
+			check "dkm-probe on CPU $cpu: numa_maps: its $K pages on node $node" \
+				pages_are "${HOLD_PID[$name]}" "$K" "$node" 1024 2048
+			hold_stop "$name" || failed "dkm-probe on CPU $cpu ($K) exits 0"
+		else
+			failed "dkm-probe on CPU $cpu holds 64 $K blocks of 64 KiB"
+		fi
+	done
 done
 
 if daemon_stop; then

@@ -56,21 +56,40 @@ check "the daemon runs with no_new_privs" grep -Eq '^NoNewPrivs:[[:space:]]+1$' 
 check "the daemon runs under a seccomp filter" grep -Eq '^Seccomp:[[:space:]]+2$' "/proc/$pid/status"
 check "the daemon has its own mount namespace" \
 	test "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink /proc/1/ns/mnt)"
-check "/usr is read-only for the daemon" \
-	sh -c "grep -E ' / (ro|rw)' /proc/$pid/mountinfo | head -n 3; awk '\$5 == \"/\" { print \$6 }' /proc/$pid/mountinfo | grep -q '^ro'"
+# mount_opts PID PATH: the options of the mount PATH is on, as the process
+# sees it: the last of the mounts with the longest mount point at or above PATH.
+mount_opts() {
+	awk -v p="$2" '{ m = $5; if (m == p || m == "/" || index(p, m "/") == 1) if (length(m) >= best) { best = length(m); o = $6 } }
+		END { print o }' "/proc/$1/mountinfo"
+}
+# read_only_for PID DIR: DIR's mount is read-only for the process, and a
+# write into DIR from its mount namespace fails with EROFS.
+read_only_for() {
+	local opts err
+	opts=$(mount_opts "$1" "$2")
+	echo "$2 is on a mount with options $opts for pid $1"
+	case ,$opts, in *,ro,*) ;; *) die "$2 is not mounted read-only"; return 1 ;; esac
+	if err=$(nsenter -t "$1" -m -- touch "$2/.dkm-rw-test" 2>&1); then
+		die "touch $2/.dkm-rw-test in its mount namespace worked"
+		return 1
+	fi
+	echo "$err"
+	case $err in *"Read-only file system"*) ;; *) die "touch failed, but not with EROFS"; return 1 ;; esac
+}
+for d in /usr /etc /; do
+	check "$d is read-only for the daemon (its mount, and a write into it)" read_only_for "$pid" "$d"
+done
 
 # --- Placement through the activated daemon -------------------------------------------------
 
 for cpu in 0 1; do
 	node=$((cpu + 2))
-	check "region-demo on CPU $cpu gets KMEM memory on node $node" \
-		sh -c "taskset -c $cpu region-demo | tee /dev/stderr |
-		       grep -A1 '^  KMEM  ' | grep -q '16384 of 16384 pages on node $node'"
-	if command -v dkm-probe >/dev/null; then
-		check "dkm-probe on CPU $cpu: KMEM blocks on node $node" \
-			sh -c "dkm-probe --cpu $cpu malloc kmem 4K 100 | tee /dev/stderr |
-			       grep -Eq '^ok .* nodes=$node:[0-9]+ kind=kmem$'"
-	fi
+	check "region-demo on CPU $cpu gets KMEM memory on node $node, and exits 0" \
+		sh -c "taskset -c $cpu region-demo >$DKM_RUN/region$cpu.out; rc=\$?; cat $DKM_RUN/region$cpu.out; [ \$rc = 0 ] &&
+		       grep -A1 '^  KMEM  ' $DKM_RUN/region$cpu.out | grep -q '^    16384 of 16384 pages on node $node '"
+	check "dkm-probe on CPU $cpu: KMEM blocks on node $node" \
+		sh -c "dkm-probe --cpu $cpu malloc kmem 4K 100 | tee /dev/stderr |
+		       grep -Eq '^ok .* nodes=$node:[0-9]+ kind=kmem$'"
 done
 
 # --- systemctl -------------------------------------------------------------------------------
@@ -80,8 +99,31 @@ expect "the socket stays active without the service" active systemctl is-active 
 check "systemctl start daxkmemd" systemctl start daxkmemd
 expect "daxkmemd.service is active again" active unit_state daxkmemd.service ActiveState
 check "daxkmemctl status after the restart" daxkmemctl status
-check "systemctl reload daxkmemd" systemctl reload daxkmemd
-check "daxkmemctl status after the reload" daxkmemctl status
+# A reload re-reads daxkmemd.conf: a smaller max_region_size takes effect
+# (64 MiB regions refused, EFBIG, which the library reports as ENOMEM), in
+# the same process, and the daemon says so in the journal; taking it out
+# again brings the default (64G) back.
+conf=/etc/daxkmemd/daxkmemd.conf
+pid=$(main_pid)
+# how many times the daemon logged a reload
+reloads() { journalctl --no-pager -o cat -u daxkmemd.service | grep -c "configuration reloaded from $conf" || true; }
+reloads_above() { [ "$(reloads)" -gt "$1" ]; }
+region_64m() { DAXKMEM_LOG=1 dkm-probe --cpu 0 region kmem 64M 2>&1; }
+refused_64m() { region_64m | tee /dev/stderr | grep -q 'larger than max_region_size 32'; }
+granted_64m() { region_64m | tee /dev/stderr | grep -Eq '^ok .* nodes=2:64 kind=kmem$'; }
+check "a 64 MiB region is granted before the reload" granted_64m
+n0=$(reloads)
+mkdir -p /etc/daxkmemd
+echo "max_region_size = 32M" >"$conf"
+check "systemctl reload daxkmemd (max_region_size = 32M)" systemctl reload daxkmemd
+check "the daemon logs the reload" wait_for 10 reloads_above "$n0"
+check "after the reload a 64 MiB region is refused: larger than max_region_size 32 MiB" wait_for 10 refused_64m
+expect "the same process reloaded (MainPID $pid)" "$pid" main_pid
+rm -f "$conf"
+check "systemctl reload daxkmemd (no daxkmemd.conf: the defaults)" systemctl reload daxkmemd
+check "the daemon logs the second reload" wait_for 10 reloads_above $((n0 + 1))
+check "after the second reload a 64 MiB region is granted again" wait_for 10 granted_64m
+check "daxkmemctl status after the reloads" daxkmemctl status
 expect "daxkmemd.service is still active" active unit_state daxkmemd.service ActiveState
 check "no restarts so far" test "$(unit_state daxkmemd.service NRestarts)" -eq 0
 
