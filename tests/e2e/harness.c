@@ -74,74 +74,9 @@ const char *daemon_wait_notify(struct daemon *d, const char *prefix, int timeout
 
 void daemon_start_args(struct daemon *d, const char *extra_conf, const char *const *extra_args)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char conf[1024], notify[160];
-	const char *argv[32];
-	int n = 0;
+	struct daemon_opts o = { .extra_conf = extra_conf, .args = extra_args };
 
-	memset(d, 0, sizeof(*d));
-	strcpy(d->dir, "/tmp/dkm-e2e-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(d->dir));
-	ck_assert_int_eq(chmod(d->dir, 0755), 0); /* tests connect as other users too */
-	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
-	snprintf(d->conf, sizeof(d->conf), "%s/daxkmemd.conf", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
-	snprintf(notify, sizeof(notify), "%s/notify", d->dir);
-	snprintf(conf, sizeof(conf), "kmem_nodes = 0\nsocket_group =\nreserve = 16M\n%s\n",
-		 extra_conf ? extra_conf : "");
-	write_file(d->conf, conf);
-
-	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(d->notify_fd, 0);
-	strcpy(sa.sun_path, notify);
-	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-
-	{
-		/* the valgrind test setup runs the daemon under valgrind too */
-		static char wrap[512];
-		const char *w = getenv("DKM_TEST_WRAPPER");
-
-		if (w && *w) {
-			snprintf(wrap, sizeof(wrap), "%s", w);
-			for (char *tok = strtok(wrap, " "); tok && n < 16; tok = strtok(NULL, " "))
-				argv[n++] = tok;
-		}
-	}
-	argv[n++] = DAXKMEMD_PATH;
-	argv[n++] = "--foreground";
-	argv[n++] = "--config";
-	argv[n++] = d->conf;
-	argv[n++] = "--socket";
-	argv[n++] = d->sock;
-	argv[n++] = "--verbose";
-	for (int i = 0; extra_args && extra_args[i] && n < 30; i++)
-		argv[n++] = extra_args[i];
-	argv[n] = NULL;
-
-	d->pid = fork();
-	ck_assert_int_ge(d->pid, 0);
-	if (d->pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-		setpgid(0, 0);
-		/* a test that fails (and exits) half-way must not leave its daemon behind */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, 2);
-			dup2(fd, 1);
-		}
-		setenv("NOTIFY_SOCKET", notify, 1);
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_PID");
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	setpgid(d->pid, d->pid);
-	if (!daemon_wait_notify(d, "READY=1", 60000)) {
-		show_log(d);
-		kill(-d->pid, SIGKILL);
-		ck_abort_msg("daxkmemd did not send READY=1 within 60 s");
-	}
+	daemon_start_opts(d, &o);
 }
 
 void daemon_start(struct daemon *d, const char *extra_conf)
@@ -356,7 +291,7 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 	memset(d, 0, sizeof(*d));
 	strcpy(d->dir, "/tmp/dkm-e2e-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(d->dir));
-	ck_assert_int_eq(chmod(d->dir, 0755), 0);
+	ck_assert_int_eq(chmod(d->dir, 0755), 0); /* tests connect as other users too */
 	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
 	snprintf(d->conf, sizeof(d->conf), "%s/daxkmemd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
@@ -374,6 +309,7 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 	ck_assert_int_eq(bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 
 	{
+		/* the valgrind test setup runs the daemon under valgrind too */
 		static char wrap[512];
 		const char *w = getenv("DKM_TEST_WRAPPER");
 
@@ -415,6 +351,7 @@ void daemon_start_opts(struct daemon *d, const struct daemon_opts *o)
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 		setpgid(0, 0);
+		/* a test that fails (and exits) half-way must not leave its daemon behind */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (fd >= 0) {
 			dup2(fd, 2);
