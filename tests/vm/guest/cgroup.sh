@@ -135,6 +135,7 @@ demo() {
 	done
 }
 check "region-demo with MemoryMax=32M: its three 64 MiB regions refused, naming its cgroup" demo
+{ grep refused "$DKM_RUN/dkm-demo.out" || true; } | diag_file
 check "the daemon logged the refusal" \
 	sh -c 'journalctl --no-pager -o cat -u daxkmemd.service | grep -q "refused: cgroup /system.slice/dkm-demo.service cannot take"'
 expect "no process was OOM-killed" "$kills0" kills
@@ -151,6 +152,7 @@ if unit_hold dkm-qa Slice=dkm.slice -- dkm-probe --cpu 0 --hold region kmem 32M;
 	check "and given 16 MiB" probe_b_16
 	check "the daemon's message names the slice and the figures" \
 		sh -c 'journalctl --no-pager -o cat -u daxkmemd.service | grep -q "cgroup /dkm.slice is over its quota of 48.0 MiB: 32.0 MiB granted, 32.0 MiB asked (client in /dkm.slice/dkm-qb.service)"'
+	{ journalctl --no-pager -o cat -u daxkmemd.service | grep "over its quota" || true; } | diag_file
 	unit_release dkm-qa || failed "the first client of dkm.slice frees and exits"
 else
 	failed "a first client of dkm.slice holds 32 MiB"
