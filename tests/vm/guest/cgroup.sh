@@ -19,7 +19,9 @@ CG=/sys/fs/cgroup
 CONF=/etc/daxkmemd/daxkmemd.conf
 MIB=$((1024 * 1024))
 
-# memory.current of a cgroup (path below /sys/fs/cgroup), in bytes.
+# memory.current of a cgroup (path below /sys/fs/cgroup), in bytes. It moves a
+# little by itself (the daemon's other pages come and go): a 32 MiB region is
+# looked for as 30 MiB of growth.
 current() { cat "$CG$1/memory.current"; }
 mib() { echo "$(($1 / MIB)).$(((($1 % MIB) * 10) / MIB)) MiB"; }
 daemon_cg() { systemctl show -P ControlGroup daxkmemd.service; }
@@ -169,7 +171,7 @@ if hold_start rootclient 1 sh -c "echo \$\$ >$CG/cgroup.procs && exec dkm-probe 
 	diag "root-cgroup client, daemon-side population: daemon memory.current $(mib "$d0") -> $(mib "$d1")"
 	check "daxkmemctl clients: in /, populated by the daemon" \
 		sh -c 'daxkmemctl clients --json | tee /dev/stderr | jq -e "[.[] | select(.cgroup.path == \"/\" and .granted > 0)][0].cgroup | .charged_to == \"daemon\" and .root and .daemon_charged == 33554432"'
-	check "charged to the daemon's cgroup ($(mib "$d0") -> $(mib "$d1"))" test "$d1" -ge $((d0 + 32 * MIB))
+	check "charged to the daemon's cgroup ($(mib "$d0") -> $(mib "$d1"))" test "$d1" -ge $((d0 + 30 * MIB))
 	hold_stop rootclient || failed "the root-cgroup client frees and exits"
 else
 	failed "a client in the root cgroup holds 32 MiB"
@@ -190,7 +192,7 @@ if unit_hold dkm-always MemoryMax=64M MemorySwapMax=0 -- dkm-probe --cpu 1 --hol
 	c1=$(current /system.slice/dkm-always.service)
 	d1=$(current "$dcg")
 	diag "confined client, daemon_prefault=always: client memory.current $(mib "$c1"), daemon memory.current $(mib "$d0") -> $(mib "$d1")"
-	check "the daemon's memory.current grew by it" test "$d1" -ge $((d0 + 32 * MIB))
+	check "the daemon's memory.current grew by it ($(mib "$d0") -> $(mib "$d1"))" test "$d1" -ge $((d0 + 30 * MIB))
 	check "the client's memory.current does not cover it ($(mib "$c1"))" test "$c1" -lt $((8 * MIB))
 	check "daxkmemctl clients: charged to the daemon" \
 		sh -c 'daxkmemctl clients --json | jq -e "[.[] | select(.cgroup.path == \"/system.slice/dkm-always.service\")][0].cgroup.charged_to == \"daemon\""'
