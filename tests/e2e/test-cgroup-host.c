@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,42 +170,62 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-/* ---- clients in a cgroup: forked processes told what to do through pipes ---- */
+/* ---- clients in a cgroup: processes of their own told what to do through pipes ---- */
 
+/*
+ * A client is this program again, exec'ed with "--child NAME" (so that it
+ * runs natively when the test runs under valgrind, whose own memory would
+ * otherwise be charged to the client's small cgroup): it moves itself into
+ * the cgroup given in DKM_TEST_CGROUP before it talks to the daemon, runs
+ * the function NAME, and talks to the test on descriptors 3 (from it) and
+ * 4 (to it). It uses no Check assertion: it reports what it saw.
+ */
 struct child {
 	pid_t pid;
 	int to, from; /* our ends */
 };
 
-/*
- * Fork a child that moves itself into cgroup name (before it talks to the
- * daemon) and runs fn; fn reports with child_say and waits with child_wait.
- */
-static struct child child_start(const char *name, void (*fn)(struct child *), const char *sock)
+static const char *self_path;
+
+/* Start the client that runs the child function fn_name (the table at the end) in cgroup name. */
+static struct child child_start(const char *name, const char *fn_name, const char *sock)
 {
+	char cgroup[PATH_MAX * 2];
 	int down[2], up[2];
 	struct child c;
 
+	snprintf(cgroup, sizeof(cgroup), "%s/%s", ours, name);
 	ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
 	c.pid = fork();
 	ck_assert_int_ge(c.pid, 0);
 	if (c.pid == 0) {
-		struct child me = { .pid = getpid(), .to = up[1], .from = down[0] };
-
-		close(down[1]);
-		close(up[0]);
+		/* dup2 clears close-on-exec on 3 and 4 */
+		if (dup2(down[0], 3) < 0 || dup2(up[1], 4) < 0)
+			_exit(126);
 		setenv("DAXKMEM_SOCKET", sock, 1);
 		setenv("DAXKMEM_RETAIN", "0", 1);
-		cg_move(name, getpid());
-		fn(&me);
-		_exit(0);
+		setenv("DKM_TEST_CGROUP", cgroup, 1);
+		execl(self_path, self_path, "--child", fn_name, (char *)NULL);
+		_exit(127);
 	}
 	close(down[0]);
 	close(up[1]);
 	c.to = down[1];
 	c.from = up[0];
 	return c;
+}
+
+/* In the child: a request for the CPU node it runs on (no Check here). */
+static struct dkm_alloc_region child_req(uint64_t size, uint32_t flags)
+{
+	struct dkm_alloc_region req = { .kind = DKM_KIND_KMEM, .size = size, .flags = flags };
+	unsigned cpu, node = 0;
+
+	if (getcpu(&cpu, &node) < 0)
+		node = 0;
+	req.cpu_node = (int32_t)node;
+	return req;
 }
 
 /* In the child: one line to the parent. */
@@ -309,7 +330,7 @@ static void client_64m_message(struct child *me)
 {
 	struct dkm_conn *c = NULL;
 	char err[512];
-	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 64 * MIB, DKM_ALLOC_PREFAULT);
+	struct dkm_alloc_region req = child_req(64 * MIB, DKM_ALLOC_PREFAULT);
 	struct dkm_region reg;
 	int fd, r;
 
@@ -332,7 +353,7 @@ START_TEST(test_shown_and_refused)
 	start(&d, NULL, "refuse-daemon");
 	cg_make("refuse-client", 32 * MIB);
 	/* the case, through the wire: EDQUOT naming the cgroup and the figures */
-	c = child_start("refuse-client", client_64m_message, d.sock);
+	c = child_start("refuse-client", "client_64m_message", d.sock);
 	said = child_hear(&c);
 	snprintf(want, sizeof(want), "-%d cgroup %s cannot take 64.0 MiB: memory.limit_in_bytes 32.0 MiB, "
 		 "memory.usage_in_bytes ", EDQUOT, cg_path("refuse-client"));
@@ -341,7 +362,7 @@ START_TEST(test_shown_and_refused)
 		      "got \"%s\", want \"%s...\"", said, want);
 	ck_assert_int_eq(child_end(&c), 0);
 	/* and through the library: EDQUOT */
-	c = child_start("refuse-client", client_64m, d.sock);
+	c = child_start("refuse-client", "client_64m", d.sock);
 	ck_assert_str_eq(child_hear(&c), "error EDQUOT");
 	ck_assert_int_eq(child_end(&c), 0);
 	/* refused before any page was charged: nothing hit the limit, nobody was OOM-killed */
@@ -350,7 +371,7 @@ START_TEST(test_shown_and_refused)
 
 	/* a client under the limit holds 32 MiB; CLIENTS shows its cgroup and the limit */
 	cg_make("shown-client", 64 * MIB);
-	c = child_start("shown-client", client_32m, d.sock);
+	c = child_start("shown-client", "client_32m", d.sock);
 	ck_assert_str_eq(child_hear(&c), "ok");
 	{
 		const char *args[] = { "--socket", d.sock, "clients", "--json", NULL };
@@ -378,7 +399,7 @@ START_TEST(test_charged_to_client)
 	cg_make("charge-client", 128 * MIB);
 	daemon0 = cg_read("charge-daemon", "memory.usage_in_bytes");
 	client0 = cg_read("charge-client", "memory.usage_in_bytes");
-	c = child_start("charge-client", client_32m, d.sock);
+	c = child_start("charge-client", "client_32m", d.sock);
 	ck_assert_str_eq(child_hear(&c), "ok");
 	daemon1 = cg_read("charge-daemon", "memory.usage_in_bytes");
 	client1 = cg_read("charge-client", "memory.usage_in_bytes");
@@ -407,7 +428,7 @@ START_TEST(test_daemon_prefault_always)
 	cg_make("always-client", 128 * MIB);
 	daemon0 = cg_read("always-daemon", "memory.usage_in_bytes");
 	client0 = cg_read("always-client", "memory.usage_in_bytes");
-	c = child_start("always-client", client_32m, d.sock);
+	c = child_start("always-client", "client_32m", d.sock);
 	ck_assert_str_eq(child_hear(&c), "ok");
 	daemon1 = cg_read("always-daemon", "memory.usage_in_bytes");
 	client1 = cg_read("always-client", "memory.usage_in_bytes");
@@ -427,7 +448,7 @@ static void quota_first(struct child *me)
 {
 	struct dkm_conn *c = NULL;
 	char err[512];
-	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 32 * MIB, DKM_ALLOC_NO_PREFAULT);
+	struct dkm_alloc_region req = child_req(32 * MIB, DKM_ALLOC_NO_PREFAULT);
 	struct dkm_region reg;
 	int fd;
 
@@ -444,7 +465,7 @@ static void quota_second(struct child *me)
 {
 	struct dkm_conn *c = NULL;
 	char err[512];
-	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 32 * MIB, DKM_ALLOC_NO_PREFAULT);
+	struct dkm_alloc_region req = child_req(32 * MIB, DKM_ALLOC_NO_PREFAULT);
 	struct dkm_region reg;
 	int fd;
 
@@ -470,16 +491,16 @@ START_TEST(test_cgroup_quota)
 	cg_make("quota-other", 0);
 	snprintf(conf, sizeof(conf), "[cgroup_quota]\n%s = 48M", cg_path("quota-client"));
 	start(&d, conf, "quota-daemon");
-	a = child_start("quota-client", quota_first, d.sock);
+	a = child_start("quota-client", "quota_first", d.sock);
 	ck_assert_str_eq(child_hear(&a), "0 ");
-	b = child_start("quota-client", quota_second, d.sock);
+	b = child_start("quota-client", "quota_second", d.sock);
 	said = child_hear(&b);
 	snprintf(want, sizeof(want), "-%d cgroup %s is over its quota of 48.0 MiB: 32.0 MiB granted, "
 		 "32.0 MiB asked", EDQUOT, cg_path("quota-client"));
 	ck_assert_str_eq(said, want);
 	ck_assert_str_eq(child_hear(&b), "0 ");
 	/* another cgroup is not bound by it */
-	other = child_start("quota-other", quota_first, d.sock);
+	other = child_start("quota-other", "quota_first", d.sock);
 	ck_assert_str_eq(child_hear(&other), "0 ");
 	ck_assert_uint_eq(status_granted(&d, 0), 80 * MIB);
 	ck_assert_int_eq(child_end(&other), 0);
@@ -525,7 +546,7 @@ static void move_then_populate_conn(struct child *me)
 {
 	struct dkm_conn *c = NULL;
 	char err[512];
-	struct dkm_alloc_region req = alloc_req(DKM_KIND_KMEM, 32 * MIB, DKM_ALLOC_PREFAULT);
+	struct dkm_alloc_region req = child_req(32 * MIB, DKM_ALLOC_PREFAULT);
 	struct dkm_region reg;
 	struct stat st;
 	void *p;
@@ -564,7 +585,7 @@ START_TEST(test_charge_is_the_guard)
 	cg_make("guard-small", 16 * MIB);
 	/* the OOM killer off: the population fails with ENOMEM, the region goes back */
 	cg_write("guard-small", "memory.oom_control", "1");
-	c = child_start("guard-big", move_then_populate, d.sock);
+	c = child_start("guard-big", "move_then_populate", d.sock);
 	ck_assert_str_eq(child_hear(&c), "connected");
 	cg_move("guard-small", c.pid);
 	ck_assert_int_eq(write(c.to, "x", 1), 1);
@@ -574,7 +595,7 @@ START_TEST(test_charge_is_the_guard)
 	ck_assert_uint_eq(cg_oom("guard-small", "oom_kill"), 0);
 	ck_assert_int_eq(child_end(&c), 0);
 	/* the failed population left nothing charged, before the region is even released */
-	c = child_start("guard-big", move_then_populate_conn, d.sock);
+	c = child_start("guard-big", "move_then_populate_conn", d.sock);
 	ck_assert_str_eq(child_hear(&c), "connected");
 	cg_move("guard-small", c.pid);
 	ck_assert_int_eq(write(c.to, "x", 1), 1);
@@ -586,7 +607,7 @@ START_TEST(test_charge_is_the_guard)
 
 	/* the OOM killer on: it kills the client in its own cgroup; the daemon goes on */
 	cg_write("guard-small", "memory.oom_control", "0");
-	c = child_start("guard-big", move_then_populate, d.sock);
+	c = child_start("guard-big", "move_then_populate", d.sock);
 	ck_assert_str_eq(child_hear(&c), "connected");
 	cg_move("guard-small", c.pid);
 	ck_assert_int_eq(write(c.to, "x", 1), 1);
@@ -614,6 +635,45 @@ static Suite *host_suite(void)
 	tcase_add_test(tc, test_charge_is_the_guard);
 	suite_add_tcase(s, tc);
 	return s;
+}
+
+/* The client functions, by the name child_start gives. */
+static const struct {
+	const char *name;
+	void (*fn)(struct child *);
+} child_fns[] = {
+	{ "client_64m", client_64m },
+	{ "client_32m", client_32m },
+	{ "client_64m_message", client_64m_message },
+	{ "quota_first", quota_first },
+	{ "quota_second", quota_second },
+	{ "move_then_populate", move_then_populate },
+	{ "move_then_populate_conn", move_then_populate_conn },
+};
+
+/* this program as a client: --child NAME */
+static int child_main(const char *name)
+{
+	struct child me = { .pid = getpid(), .to = 4, .from = 3 };
+	const char *cgroup = getenv("DKM_TEST_CGROUP");
+	char path[PATH_MAX * 2], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup ? cgroup : "/nonexistent");
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid)) {
+		child_say(&me, "moving into %s: %s", path, strerror(errno));
+		return 3;
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(child_fns) / sizeof(child_fns[0]); i++)
+		if (!strcmp(child_fns[i].name, name)) {
+			child_fns[i].fn(&me);
+			return 0;
+		}
+	child_say(&me, "no child function %s", name);
+	return 2;
 }
 
 /* This process's path in the v1 memory hierarchy, or why there is none. */
@@ -646,12 +706,16 @@ static const char *find_own(void)
 	return "this process is in no v1 memory cgroup";
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	const char *why = find_own();
+	const char *why;
 	SRunner *sr;
 	int failed;
 
+	if (argc == 3 && !strcmp(argv[1], "--child"))
+		return child_main(argv[2]);
+	self_path = argv[0];
+	why = find_own();
 	if (!why) {
 		snprintf(ours_rel, sizeof(ours_rel), "%s/dkm-e2e-%d", strcmp(own, "/") ? own : "",
 			 (int)getpid());

@@ -19,7 +19,9 @@ CG=/sys/fs/cgroup
 CONF=/etc/daxkmemd/daxkmemd.conf
 MIB=$((1024 * 1024))
 
-# memory.current of a cgroup (path below /sys/fs/cgroup), in bytes.
+# memory.current of a cgroup (path below /sys/fs/cgroup), in bytes. It moves a
+# little by itself (the daemon's other pages come and go): a 32 MiB region is
+# looked for as 30 MiB of growth.
 current() { cat "$CG$1/memory.current"; }
 mib() { echo "$(($1 / MIB)).$(((($1 % MIB) * 10) / MIB)) MiB"; }
 daemon_cg() { systemctl show -P ControlGroup daxkmemd.service; }
@@ -135,6 +137,7 @@ demo() {
 	done
 }
 check "region-demo with MemoryMax=32M: its three 64 MiB regions refused, naming its cgroup" demo
+{ grep refused "$DKM_RUN/dkm-demo.out" || true; } | diag_file
 check "the daemon logged the refusal" \
 	sh -c 'journalctl --no-pager -o cat -u daxkmemd.service | grep -q "refused: cgroup /system.slice/dkm-demo.service cannot take"'
 expect "no process was OOM-killed" "$kills0" kills
@@ -151,6 +154,7 @@ if unit_hold dkm-qa Slice=dkm.slice -- dkm-probe --cpu 0 --hold region kmem 32M;
 	check "and given 16 MiB" probe_b_16
 	check "the daemon's message names the slice and the figures" \
 		sh -c 'journalctl --no-pager -o cat -u daxkmemd.service | grep -q "cgroup /dkm.slice is over its quota of 48.0 MiB: 32.0 MiB granted, 32.0 MiB asked (client in /dkm.slice/dkm-qb.service)"'
+	{ journalctl --no-pager -o cat -u daxkmemd.service | grep "over its quota" || true; } | diag_file
 	unit_release dkm-qa || failed "the first client of dkm.slice frees and exits"
 else
 	failed "a first client of dkm.slice holds 32 MiB"
@@ -167,7 +171,7 @@ if hold_start rootclient 1 sh -c "echo \$\$ >$CG/cgroup.procs && exec dkm-probe 
 	diag "root-cgroup client, daemon-side population: daemon memory.current $(mib "$d0") -> $(mib "$d1")"
 	check "daxkmemctl clients: in /, populated by the daemon" \
 		sh -c 'daxkmemctl clients --json | tee /dev/stderr | jq -e "[.[] | select(.cgroup.path == \"/\" and .granted > 0)][0].cgroup | .charged_to == \"daemon\" and .root and .daemon_charged == 33554432"'
-	check "charged to the daemon's cgroup ($(mib "$d0") -> $(mib "$d1"))" test "$d1" -ge $((d0 + 32 * MIB))
+	check "charged to the daemon's cgroup ($(mib "$d0") -> $(mib "$d1"))" test "$d1" -ge $((d0 + 30 * MIB))
 	hold_stop rootclient || failed "the root-cgroup client frees and exits"
 else
 	failed "a client in the root cgroup holds 32 MiB"
@@ -188,7 +192,7 @@ if unit_hold dkm-always MemoryMax=64M MemorySwapMax=0 -- dkm-probe --cpu 1 --hol
 	c1=$(current /system.slice/dkm-always.service)
 	d1=$(current "$dcg")
 	diag "confined client, daemon_prefault=always: client memory.current $(mib "$c1"), daemon memory.current $(mib "$d0") -> $(mib "$d1")"
-	check "the daemon's memory.current grew by it" test "$d1" -ge $((d0 + 32 * MIB))
+	check "the daemon's memory.current grew by it ($(mib "$d0") -> $(mib "$d1"))" test "$d1" -ge $((d0 + 30 * MIB))
 	check "the client's memory.current does not cover it ($(mib "$c1"))" test "$c1" -lt $((8 * MIB))
 	check "daxkmemctl clients: charged to the daemon" \
 		sh -c 'daxkmemctl clients --json | jq -e "[.[] | select(.cgroup.path == \"/system.slice/dkm-always.service\")][0].cgroup.charged_to == \"daemon\""'
