@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The allocator core (client/lib/heap.c), against a source of anonymous
+ * The allocator core (client/lib/heap-*.c), against a source of anonymous
  * memory that counts its map and unmap calls and can be told to fail.
  */
 #include <errno.h>
